@@ -1,0 +1,196 @@
+"""One small error hierarchy for local mistakes, in-band API statuses and transport failures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, TypeVar
+
+import grpc
+
+__all__ = [
+    "ClarifaiConfigError",
+    "ClarifaiError",
+    "ClarifaiRpcError",
+    "ClarifaiStatusError",
+    "ItemFailure",
+    "PatRequiredError",
+    "raise_for_status",
+]
+
+SUCCESS = 10000
+MIXED_STATUS = 10010
+
+R = TypeVar("R")
+
+
+class ClarifaiError(Exception):
+    """Base class of every error this package raises."""
+
+
+class ClarifaiConfigError(ClarifaiError, ValueError):
+    """Bad input caught locally, before any network I/O (credentials, targets, options)."""
+
+
+class PatRequiredError(ClarifaiError, PermissionError):
+    """The method accepts only a Personal Access Token, and the channel has an API key."""
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+        super().__init__(
+            f"{method} needs a Personal Access Token (PAT); this channel authenticates with an "
+            "app-scoped API key, which the API rejects for this method. Build the channel with "
+            "auth=Auth.from_pat(pat, user_id=..., app_id=...) (or set CLARIFAI_PAT)."
+        )
+
+
+def _code_name(code: int) -> str:
+    from clarifai_client.grpc.api.status import status_code_pb2
+
+    try:
+        return status_code_pb2.StatusCode.Name(code)  # type: ignore[arg-type]
+    except ValueError:
+        return f"UNKNOWN_STATUS_{code}"
+
+
+@dataclass(frozen=True)
+class ItemFailure:
+    """One failed item of a batch response (an output or input whose own status is not SUCCESS)."""
+
+    kind: str  # "output", "input", ...
+    index: int
+    id: str
+    code: int
+    code_name: str
+    description: str
+
+    def __str__(self) -> str:
+        ident = f"id={self.id!r}" if self.id else f"#{self.index}"
+        return f"{self.kind} {ident}: {self.code} {self.code_name} ({self.description})"
+
+
+class ClarifaiStatusError(ClarifaiError):
+    """The API answered (gRPC OK) with an in-band status other than SUCCESS.
+
+    Attributes:
+        code: the numeric status code (e.g. 11008).
+        code_name: its name (e.g. ``CONN_KEY_INVALID``).
+        description, details, req_id: from ``response.status``; quote ``req_id`` to support.
+        response: the whole response message, still reachable (e.g. successful outputs of a batch).
+        failures: for MIXED_STATUS, the items that failed.
+    """
+
+    def __init__(self, response: Any, method: Optional[str] = None) -> None:
+        status = response.status
+        self.response = response
+        self.method = method
+        self.code: int = int(status.code)
+        self.code_name: str = _code_name(self.code)
+        self.description: str = status.description
+        self.details: str = status.details
+        self.req_id: str = status.req_id
+        self.failures: tuple[ItemFailure, ...] = _item_failures(response)
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        where = f"{self.method}: " if self.method else ""
+        text = f"{where}{self.code} {self.code_name}"
+        if self.description:
+            text += f": {self.description}"
+        if self.details:
+            text += f" ({self.details})"
+        if self.failures:
+            shown = "; ".join(str(f) for f in self.failures[:10])
+            more = f"; and {len(self.failures) - 10} more" if len(self.failures) > 10 else ""
+            text += f". Failed items: {shown}{more}"
+        if self.req_id:
+            text += f" [req_id={self.req_id}]"
+        return text
+
+
+def _item_failures(response: Any) -> tuple[ItemFailure, ...]:
+    failures: list[ItemFailure] = []
+    descriptor = getattr(response, "DESCRIPTOR", None)
+    if descriptor is None:
+        return ()
+    for field in descriptor.fields:
+        if not field.is_repeated or field.message_type is None:
+            continue
+        if "status" not in field.message_type.fields_by_name:
+            continue
+        kind = field.name[:-1] if field.name.endswith("s") else field.name
+        for index, item in enumerate(getattr(response, field.name)):
+            code = int(item.status.code)
+            if code in (SUCCESS, 0):
+                continue
+            item_id = getattr(item, "id", "")
+            input_msg = getattr(item, "input", None)
+            if kind == "output" and input_msg is not None and input_msg.id:
+                item_id = input_msg.id
+                kind_label = "input"
+            else:
+                kind_label = kind
+            failures.append(
+                ItemFailure(kind_label, index, item_id, code, _code_name(code), item.status.description)
+            )
+    return tuple(failures)
+
+
+def raise_for_status(response: R, method: Optional[str] = None) -> R:
+    """Return ``response`` if its status is SUCCESS; otherwise raise :class:`ClarifaiStatusError`.
+
+    MIXED_STATUS raises too, naming each failed item (id and code); ``err.response`` keeps the rest.
+    """
+    if response.status.code == SUCCESS:  # type: ignore[attr-defined]
+        return response
+    raise ClarifaiStatusError(response, method=method)
+
+
+class ClarifaiRpcError(ClarifaiError, grpc.RpcError, grpc.Call):  # type: ignore[misc]
+    """A transport-level failure (the RPC did not complete OK), with a hint on how to fix it.
+
+    It is still a ``grpc.RpcError`` with ``code()`` and ``details()``, so code written against the
+    published client keeps working; the original error is ``__cause__`` / :attr:`cause`.
+    """
+
+    def __init__(self, cause: grpc.RpcError, method: str, hint: str = "") -> None:
+        self.cause = cause
+        self.method = method
+        self.hint = hint
+        code = cause.code() if hasattr(cause, "code") else None
+        details = cause.details() if hasattr(cause, "details") else str(cause)
+        self._code: Optional[grpc.StatusCode] = code
+        self._details: Optional[str] = details
+        name = code.name if code is not None else "UNKNOWN"
+        message = f"{method}: gRPC {name}: {details}"
+        if hint:
+            message += f". {hint}"
+        super().__init__(message)
+
+    def code(self) -> Optional[grpc.StatusCode]:
+        return self._code
+
+    def details(self) -> Optional[str]:
+        return self._details
+
+    def initial_metadata(self) -> Any:
+        return self.cause.initial_metadata() if hasattr(self.cause, "initial_metadata") else None
+
+    def trailing_metadata(self) -> Any:
+        return self.cause.trailing_metadata() if hasattr(self.cause, "trailing_metadata") else None
+
+    def debug_error_string(self) -> str:
+        fn = getattr(self.cause, "debug_error_string", None)
+        return fn() if fn else ""
+
+    # grpc.Call / grpc.RpcContext abstract methods
+    def is_active(self) -> bool:
+        return False
+
+    def time_remaining(self) -> Optional[float]:
+        return None
+
+    def cancel(self) -> bool:
+        return False
+
+    def add_callback(self, callback: Any) -> bool:
+        return False
