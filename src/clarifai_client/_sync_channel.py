@@ -1,0 +1,233 @@
+"""A grpc.Channel that applies a CallPolicy to every call: the sync half of the factory."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Optional
+
+import grpc
+
+from clarifai_client._call_policy import THROTTLED, CallPolicy
+from clarifai_client._method_rules import MethodRule, rule_for
+
+__all__ = ["PolicyChannel"]
+
+
+class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[misc]
+    __slots__ = ("_inner", "_method", "_policy", "_rule")
+
+    def __init__(self, inner: grpc.UnaryUnaryMultiCallable, method: str, policy: CallPolicy) -> None:
+        self._inner = inner
+        self._method = method
+        self._policy = policy
+        self._rule: MethodRule = rule_for(method)
+
+    def __call__(
+        self,
+        request: Any,
+        timeout: Optional[float] = None,
+        metadata: Any = None,
+        credentials: Any = None,
+        wait_for_ready: Optional[bool] = None,
+        compression: Any = None,
+    ) -> Any:
+        response, _ = self._invoke(self._inner, request, timeout, metadata, credentials, wait_for_ready, compression, False)
+        return response
+
+    def with_call(
+        self,
+        request: Any,
+        timeout: Optional[float] = None,
+        metadata: Any = None,
+        credentials: Any = None,
+        wait_for_ready: Optional[bool] = None,
+        compression: Any = None,
+    ) -> Any:
+        return self._invoke(self._inner.with_call, request, timeout, metadata, credentials, wait_for_ready, compression, True)
+
+    def future(
+        self,
+        request: Any,
+        timeout: Optional[float] = None,
+        metadata: Any = None,
+        credentials: Any = None,
+        wait_for_ready: Optional[bool] = None,
+        compression: Any = None,
+    ) -> Any:
+        policy = self._policy
+        policy.check_request(self._rule, request)
+        if timeout is None:
+            timeout = policy.default_timeout
+        return self._inner.future(
+            request, timeout, policy.merge_metadata(metadata), credentials, wait_for_ready, compression
+        )
+
+    def _invoke(
+        self,
+        fn: Callable[..., Any],
+        request: Any,
+        timeout: Optional[float],
+        metadata: Any,
+        credentials: Any,
+        wait_for_ready: Optional[bool],
+        compression: Any,
+        with_call: bool,
+    ) -> Any:
+        policy = self._policy
+        policy.check_request(self._rule, request)
+        md = policy.merge_metadata(metadata)
+        if timeout is None:
+            timeout = policy.default_timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        attempt = 0
+        while True:
+            try:
+                result = fn(request, timeout, md, credentials, wait_for_ready, compression)
+            except grpc.RpcError as err:
+                raise policy.translate(err, self._rule.name or self._method, timeout) from err
+            response = result[0] if with_call else result
+            if response.status.code != THROTTLED or not policy.throttle_retries:
+                return result if with_call else (result, None)
+            attempt += 1
+            remaining = None if deadline is None else deadline - time.monotonic()
+            delay = policy.throttle_delay(attempt, remaining)
+            if delay is None:
+                return result if with_call else (result, None)
+            policy.log_throttle(self._rule.name or self._method, attempt, delay)
+            time.sleep(delay)
+            if deadline is not None:
+                timeout = max(deadline - time.monotonic(), 0.001)
+
+
+class _UnaryStream(grpc.UnaryStreamMultiCallable):  # type: ignore[misc]
+    __slots__ = ("_inner", "_policy", "_rule")
+
+    def __init__(self, inner: grpc.UnaryStreamMultiCallable, method: str, policy: CallPolicy) -> None:
+        self._inner = inner
+        self._policy = policy
+        self._rule = rule_for(method)
+
+    def __call__(
+        self,
+        request: Any,
+        timeout: Optional[float] = None,
+        metadata: Any = None,
+        credentials: Any = None,
+        wait_for_ready: Optional[bool] = None,
+        compression: Any = None,
+    ) -> Any:
+        self._policy.check_request(self._rule, request)
+        return self._inner(
+            request, timeout, self._policy.merge_metadata(metadata), credentials, wait_for_ready, compression
+        )
+
+
+class _StreamUnary(grpc.StreamUnaryMultiCallable):  # type: ignore[misc]
+    __slots__ = ("_inner", "_policy", "_rule")
+
+    def __init__(self, inner: grpc.StreamUnaryMultiCallable, method: str, policy: CallPolicy) -> None:
+        self._inner = inner
+        self._policy = policy
+        self._rule = rule_for(method)
+
+    def _prepare(self, metadata: Any) -> Any:
+        self._policy.check_request(self._rule, None)
+        return self._policy.merge_metadata(metadata)
+
+    def __call__(self, request_iterator: Any, timeout: Optional[float] = None, metadata: Any = None,
+                 credentials: Any = None, wait_for_ready: Optional[bool] = None, compression: Any = None) -> Any:
+        md = self._prepare(metadata)
+        try:
+            return self._inner(request_iterator, timeout, md, credentials, wait_for_ready, compression)
+        except grpc.RpcError as err:
+            raise self._policy.translate(err, self._rule.name, timeout) from err
+
+    def with_call(self, request_iterator: Any, timeout: Optional[float] = None, metadata: Any = None,
+                  credentials: Any = None, wait_for_ready: Optional[bool] = None, compression: Any = None) -> Any:
+        md = self._prepare(metadata)
+        try:
+            return self._inner.with_call(request_iterator, timeout, md, credentials, wait_for_ready, compression)
+        except grpc.RpcError as err:
+            raise self._policy.translate(err, self._rule.name, timeout) from err
+
+    def future(self, request_iterator: Any, timeout: Optional[float] = None, metadata: Any = None,
+               credentials: Any = None, wait_for_ready: Optional[bool] = None, compression: Any = None) -> Any:
+        md = self._prepare(metadata)
+        return self._inner.future(request_iterator, timeout, md, credentials, wait_for_ready, compression)
+
+
+class _StreamStream(grpc.StreamStreamMultiCallable):  # type: ignore[misc]
+    __slots__ = ("_inner", "_policy", "_rule")
+
+    def __init__(self, inner: grpc.StreamStreamMultiCallable, method: str, policy: CallPolicy) -> None:
+        self._inner = inner
+        self._policy = policy
+        self._rule = rule_for(method)
+
+    def __call__(self, request_iterator: Any, timeout: Optional[float] = None, metadata: Any = None,
+                 credentials: Any = None, wait_for_ready: Optional[bool] = None, compression: Any = None) -> Any:
+        self._policy.check_request(self._rule, None)
+        return self._inner(
+            request_iterator, timeout, self._policy.merge_metadata(metadata), credentials, wait_for_ready, compression
+        )
+
+
+class PolicyChannel(grpc.Channel):  # type: ignore[misc]
+    """Wraps a real grpc.Channel; stubs built on it get multicallables that apply the policy."""
+
+    def __init__(self, inner: grpc.Channel, policy: CallPolicy, description: str) -> None:
+        self._inner = inner
+        self._policy = policy
+        self._description = description
+
+    @property
+    def policy(self) -> CallPolicy:
+        return self._policy
+
+    @property
+    def inner_channel(self) -> grpc.Channel:
+        """The underlying grpc channel (calls made on it skip this package's policy)."""
+        return self._inner
+
+    def unary_unary(self, method: str, request_serializer: Any = None, response_deserializer: Any = None,
+                    **kwargs: Any) -> _UnaryUnary:
+        return _UnaryUnary(
+            self._inner.unary_unary(method, request_serializer, response_deserializer, **kwargs), method, self._policy
+        )
+
+    def unary_stream(self, method: str, request_serializer: Any = None, response_deserializer: Any = None,
+                     **kwargs: Any) -> _UnaryStream:
+        return _UnaryStream(
+            self._inner.unary_stream(method, request_serializer, response_deserializer, **kwargs), method, self._policy
+        )
+
+    def stream_unary(self, method: str, request_serializer: Any = None, response_deserializer: Any = None,
+                     **kwargs: Any) -> _StreamUnary:
+        return _StreamUnary(
+            self._inner.stream_unary(method, request_serializer, response_deserializer, **kwargs), method, self._policy
+        )
+
+    def stream_stream(self, method: str, request_serializer: Any = None, response_deserializer: Any = None,
+                      **kwargs: Any) -> _StreamStream:
+        return _StreamStream(
+            self._inner.stream_stream(method, request_serializer, response_deserializer, **kwargs), method, self._policy
+        )
+
+    def subscribe(self, callback: Any, try_to_connect: bool = False) -> None:
+        self._inner.subscribe(callback, try_to_connect=try_to_connect)
+
+    def unsubscribe(self, callback: Any) -> None:
+        self._inner.unsubscribe(callback)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def __enter__(self) -> PolicyChannel:
+        return self
+
+    def __exit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> bool:
+        self.close()
+        return False
+
+    def __repr__(self) -> str:
+        return f"<ClarifaiChannel {self._description}>"
