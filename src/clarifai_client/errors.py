@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Optional, TypeVar
 
@@ -43,13 +44,19 @@ class PatRequiredError(ClarifaiError, PermissionError):
         )
 
 
-def _code_name(code: int) -> str:
+@functools.lru_cache(maxsize=1)
+def _code_names() -> dict[int, str]:
+    """Number → name; for aliased numbers, the name declared first (e.g. INPUT_DOWNLOAD_FAILED)."""
     from clarifai_client.grpc.api.status import status_code_pb2
 
-    try:
-        return status_code_pb2.StatusCode.Name(code)  # type: ignore[arg-type]
-    except ValueError:
-        return f"UNKNOWN_STATUS_{code}"
+    names: dict[int, str] = {}
+    for value in status_code_pb2.StatusCode.DESCRIPTOR.values:
+        names.setdefault(value.number, value.name)
+    return names
+
+
+def _code_name(code: int) -> str:
+    return _code_names().get(code, f"UNKNOWN_STATUS_{code}")
 
 
 @dataclass(frozen=True)
