@@ -8,10 +8,13 @@ Usage (always in a fresh interpreter, because the two packages register the same
 Prints one JSON document on stdout. Both sides go through exactly the same code below, so any
 difference in the output is a difference in the descriptors themselves.
 
-What is collected: every definition reachable from the service: the service and its methods,
-every message reached through method input/output types and message-typed fields (map entries
-included), every enum reached through enum-typed fields or through the values of options that
-are set on reachable definitions, and the definitions of those option extensions.
+What is collected: the service and its methods; every message reached through method
+input/output types and message-typed fields (map entries included); every enum reached through
+enum-typed fields or through the values of options set on collected definitions; the option
+extensions in use; and, beyond reachability, every message, enum and extension declared in the
+clarifai files of service.proto's import closure (the "API files"), so that types no RPC reaches
+are compared as well. Option values are rendered canonically: messages in one-line text format,
+enums as NAME=number, repeated options as lists, unattributed bytes as hex.
 """
 
 from __future__ import annotations
@@ -27,18 +30,8 @@ from google.protobuf.descriptor import FieldDescriptor
 
 SERVICE = "clarifai.api.V2"
 
-# Options that are deliberately left out of the comparison, with the reason printed by the test.
-OMITTED_OPTIONS = {
-    "enum_value:clarifai.api.utils.description": (
-        "enum-value option carrying English prose for docs; it changes nothing on the wire "
-        "or in routing"
-    ),
-    "file:*": (
-        "file-level options (java_package, go_package, objc_class_prefix, ...) are code-generation "
-        "settings of other languages, not API facts; file names differ by design "
-        "(clarifai/... vs proto/clarifai/...)"
-    ),
-}
+# Options left out of the facts on purpose (tests/test_conformance.py prints why): the prose
+# description of enum values. File-level options are never collected at all.
 _OMITTED_KEYS = {
     "enum_value": {"clarifai.api.utils.description"},
 }

@@ -277,9 +277,7 @@ def echo(key: str, data: bytes) -> tuple[bytes, bytes]:
 
     The second value differs from the first when the parser did not know some field numbers.
     """
-    desc = descriptor_pool.Default().FindMessageTypeByName(key.rsplit("#", 1)[0])
-    msg = message_factory.GetMessageClass(desc)()
-    msg.ParseFromString(data)
+    msg = parse(key.rsplit("#", 1)[0], data)
     kept = msg.SerializeToString(deterministic=True)
     msg.DiscardUnknownFields()
     return kept, msg.SerializeToString(deterministic=True)
@@ -292,3 +290,14 @@ def all_oneof_members(names: list[str]) -> set[str]:
         for oneof in real_oneofs(pool.FindMessageTypeByName(name)):
             members.update(f.full_name for f in oneof.fields)
     return members
+
+
+def parse(type_name: str, data: bytes) -> Any:
+    desc = descriptor_pool.Default().FindMessageTypeByName(type_name)
+    msg = message_factory.GetMessageClass(desc)()
+    msg.ParseFromString(data)
+    return msg
+
+
+def field_names(type_name: str) -> list[str]:
+    return [f.name for f in descriptor_pool.Default().FindMessageTypeByName(type_name).fields]

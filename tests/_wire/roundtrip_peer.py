@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _wire import facts, filler  # noqa: E402
+from _wire import facts, filler
 
 
 def main(argv: list[str]) -> int:
