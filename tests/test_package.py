@@ -10,7 +10,10 @@ from pathlib import Path
 import clarifai_client
 
 # The published package's own test proto (not reachable from the V2 service) is left out.
-NOT_PART_OF_THE_API = {"clarifai_grpc.grpc.api.utils.test_proto_pb2", "clarifai_grpc.grpc.api.utils.test_proto_pb2_grpc"}
+NOT_PART_OF_THE_API = {
+    "clarifai_grpc.grpc.api.utils.test_proto_pb2",
+    "clarifai_grpc.grpc.api.utils.test_proto_pb2_grpc",
+}
 
 
 def test_version_matches_packaging_metadata() -> None:

@@ -17,13 +17,13 @@ PAT_ONLY = [m for m in V2.methods if m.GetOptions().Extensions[extension_pb2.cl_
 KEY = "pat-only-test-key-5e4d"
 
 
-def _request(method):  # noqa: ANN001, ANN202
+def _request(method):
     from google.protobuf import message_factory
 
     return message_factory.GetMessageClass(method.input_type)()
 
 
-def _invoke_sync(stub, method):  # noqa: ANN001, ANN202
+def _invoke_sync(stub, method):
     call = getattr(stub, method.name)
     request = _request(method)
     if method.client_streaming:
@@ -62,7 +62,7 @@ def test_every_pat_only_method_is_refused_before_io_aio() -> None:
             call = getattr(stub, method.name)
             request = _request(method)
 
-            async def requests(req=request):  # noqa: ANN001, ANN202
+            async def requests(req=request):
                 yield req
 
             with pytest.raises(PatRequiredError, match=method.name):

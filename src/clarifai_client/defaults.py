@@ -6,10 +6,12 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
+import grpc
+
 from clarifai_client._version import __version__
 from clarifai_client.errors import ClarifaiConfigError
 
-__all__ = ["ChannelDefaults", "DEFAULTS"]
+__all__ = ["DEFAULTS", "ChannelDefaults"]
 
 GIB = 1024 * 1024 * 1024
 SERVICE_NAME = "clarifai.api.V2"
@@ -60,18 +62,55 @@ class ChannelDefaults:
     def __post_init__(self) -> None:
         for name in ("max_send_message_length", "max_receive_message_length"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0 and value != -1:
-                raise ClarifaiConfigError(f"{name} must be a positive number of bytes (or -1 for no limit), not {value!r}")
-        if self.default_timeout is not None and not (
-            isinstance(self.default_timeout, (int, float)) and self.default_timeout > 0
-        ):
+            if not _is_int(value) or (value <= 0 and value != -1):
+                raise ClarifaiConfigError(
+                    f"{name} must be a positive number of bytes (or -1 for no limit), not {value!r}"
+                )
+        if self.default_timeout is not None and not (_is_number(self.default_timeout) and self.default_timeout > 0):
             raise ClarifaiConfigError(
                 f"default_timeout must be a positive number of seconds or None, not {self.default_timeout!r}"
             )
-        if not isinstance(self.throttle_retries, int) or self.throttle_retries < 0:
+        if not _is_int(self.throttle_retries) or self.throttle_retries < 0:
             raise ClarifaiConfigError(f"throttle_retries must be an int >= 0, not {self.throttle_retries!r}")
-        if not isinstance(self.retry_max_attempts, int) or self.retry_max_attempts < 1:
-            raise ClarifaiConfigError(f"retry_max_attempts must be an int >= 1, not {self.retry_max_attempts!r}")
+        if not _is_int(self.retry_max_attempts) or self.retry_max_attempts < 1:
+            raise ClarifaiConfigError(
+                f"retry_max_attempts must be an int >= 1 (1 turns retries off; gRPC caps it at 5), "
+                f"not {self.retry_max_attempts!r}"
+            )
+        # Checked here, because gRPC only rejects a bad service config when the first call is made
+        # (as INVALID_ARGUMENT "errors validating service config").
+        for name in ("retry_initial_backoff", "retry_max_backoff", "retry_backoff_multiplier"):
+            value = getattr(self, name)
+            if not _is_number(value) or not value > 0 or value == float("inf"):
+                raise ClarifaiConfigError(f"{name} must be a positive number, not {value!r}")
+        if self.retry_initial_backoff > self.retry_max_backoff:
+            raise ClarifaiConfigError(
+                f"retry_initial_backoff ({self.retry_initial_backoff}) must not exceed "
+                f"retry_max_backoff ({self.retry_max_backoff})"
+            )
+        codes = self.retry_status_codes
+        if isinstance(codes, str) or not isinstance(codes, (tuple, list)) or not codes:
+            raise ClarifaiConfigError(
+                f"retry_status_codes must be a non-empty tuple of gRPC status names such as "
+                f"('UNAVAILABLE',), not {codes!r}"
+            )
+        for code in codes:
+            if code not in _STATUS_NAMES:
+                raise ClarifaiConfigError(
+                    f"retry_status_codes: {code!r} is not a gRPC status name; use names of "
+                    "grpc.StatusCode other than OK, e.g. 'UNAVAILABLE'"
+                )
+        for name in ("throttle_initial_backoff", "throttle_max_backoff"):
+            value = getattr(self, name)
+            if not _is_number(value) or value < 0 or value == float("inf"):
+                raise ClarifaiConfigError(f"{name} must be a number of seconds >= 0, not {value!r}")
+        for name in ("user_agent", "request_id_prefix"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or any(not " " <= ch <= "~" for ch in value):
+                raise ClarifaiConfigError(
+                    f"{name} must be a str of printable ASCII on one line (it is sent as a header), "
+                    f"not {value!r}"
+                )
 
     def replace(self, **changes: Any) -> ChannelDefaults:
         """A copy with some fields changed."""
@@ -83,8 +122,8 @@ class ChannelDefaults:
         if self.retry_max_attempts > 1:
             method_config["retryPolicy"] = {
                 "maxAttempts": self.retry_max_attempts,
-                "initialBackoff": f"{self.retry_initial_backoff}s",
-                "maxBackoff": f"{self.retry_max_backoff}s",
+                "initialBackoff": _duration(self.retry_initial_backoff),
+                "maxBackoff": _duration(self.retry_max_backoff),
                 "backoffMultiplier": self.retry_backoff_multiplier,
                 "retryableStatusCodes": list(self.retry_status_codes),
             }
@@ -101,5 +140,23 @@ class ChannelDefaults:
             *self.extra_options,
         ]
 
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # not NaN
+
+
+def _duration(seconds: float) -> str:
+    """A protobuf JSON duration: '0.01s', '5.0s', never '1e-05s' (which gRPC rejects)."""
+    text = str(float(seconds))
+    if "e" in text or "E" in text:
+        text = f"{max(seconds, 1e-9):.9f}".rstrip("0").rstrip(".")
+    return f"{text}s"
+
+
+_STATUS_NAMES = frozenset(code.name for code in grpc.StatusCode if code is not grpc.StatusCode.OK)
 
 DEFAULTS = ChannelDefaults()
