@@ -52,8 +52,7 @@ class Caller:
 def _check_id(value: object, what: str) -> str:
     if not isinstance(value, str) or not _ID.fullmatch(value) or value == ME:
         raise ClarifaiConfigError(
-            f"{what} must be a non-empty ID of letters, digits, '_', '-' or '.' (and not 'me'); "
-            f"got {value!r}"
+            f"{what} must be a non-empty ID of letters, digits, '_', '-' or '.' (and not 'me'); got {value!r}"
         )
     return value
 
@@ -79,9 +78,7 @@ class Credentials:
         keys: dict[str, tuple[str, str]] = {}
         for token, owner in api_keys.items():
             if not isinstance(owner, tuple) or len(owner) != 2:
-                raise ClarifaiConfigError(
-                    f"api_keys values must be (user_id, app_id) tuples; got {owner!r}"
-                )
+                raise ClarifaiConfigError(f"api_keys values must be (user_id, app_id) tuples; got {owner!r}")
             keys[_check_token(token, "API key")] = (
                 _check_id(owner[0], "an API key's user_id"),
                 _check_id(owner[1], "an API key's app_id"),
@@ -102,13 +99,15 @@ class Credentials:
                 CONN_KEY_INVALID (11008) for a token this server does not accept.
         """
         values = [value for key, value in metadata if key == "authorization"]
-        match = _HEADER.fullmatch(values[0]) if len(values) == 1 and isinstance(values[0], str) else None
+        header = values[0] if len(values) == 1 else None
+        match = _HEADER.fullmatch(header) if isinstance(header, str) else None
         if match is None:
             problem = "missing" if not values else "malformed"
             raise InBandError(
                 status_code_pb2.CONN_INVALID_REQUEST,
                 f"Empty or malformed authorization header ({problem}). Send the metadata "
-                "('authorization', 'Key <token>'): the word Key, one space, then the API key or PAT.",
+                "('authorization', 'Key <token>'): the word Key, one space, then the API key "
+                "or PAT.",
             )
         token = match.group(1)
         owner = self.api_keys.get(token)

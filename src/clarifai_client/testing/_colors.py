@@ -159,8 +159,7 @@ W3C_COLORS: tuple[tuple[str, str], ...] = (
 )
 
 _RGB: tuple[tuple[str, str, int, int, int], ...] = tuple(
-    (name, hex_, int(hex_[1:3], 16), int(hex_[3:5], 16), int(hex_[5:7], 16))
-    for name, hex_ in W3C_COLORS
+    (name, hex_, int(hex_[1:3], 16), int(hex_[3:5], 16), int(hex_[5:7], 16)) for name, hex_ in W3C_COLORS
 )
 
 

@@ -10,7 +10,6 @@ from typing import Optional
 from clarifai_client.grpc.api.status import status_code_pb2, status_pb2
 
 __all__ = [
-    "Code",
     "InBandError",
     "all_statuses",
     "batch_code",
@@ -18,8 +17,6 @@ __all__ = [
     "make_status",
     "new_req_id",
 ]
-
-Code = status_code_pb2.StatusCode.ValueType
 
 _S = status_code_pb2
 
@@ -51,7 +48,12 @@ _DESCRIPTIONS: Mapping[int, str] = MappingProxyType(
 class InBandError(Exception):
     """Raised by a handler to answer with gRPC OK and this non-SUCCESS status."""
 
-    def __init__(self, code: Code, details: str = "", description: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        code: status_code_pb2.StatusCode.ValueType,
+        details: str = "",
+        description: Optional[str] = None,
+    ) -> None:
         self.code = code
         self.details = details
         self.description = description
@@ -80,7 +82,10 @@ def describe(code: int) -> str:
 
 
 def make_status(
-    code: Code, details: str = "", description: Optional[str] = None, req_id: Optional[str] = None
+    code: status_code_pb2.StatusCode.ValueType,
+    details: str = "",
+    description: Optional[str] = None,
+    req_id: Optional[str] = None,
 ) -> status_pb2.Status:
     """A Status with ``code``, its description (or the one given), ``details`` and a req_id."""
     return status_pb2.Status(
@@ -91,7 +96,9 @@ def make_status(
     )
 
 
-def batch_code(item_codes: list[Code]) -> Code:
+def batch_code(
+    item_codes: list[status_code_pb2.StatusCode.ValueType],
+) -> status_code_pb2.StatusCode.ValueType:
     """SUCCESS if every item succeeded, FAILURE if none did, MIXED_STATUS otherwise."""
     ok = sum(1 for code in item_codes if code == _S.SUCCESS)
     if ok == len(item_codes):
