@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Generator
-from typing import Any, Callable, Optional
+from collections.abc import AsyncIterator, Generator, Iterator
+from typing import TYPE_CHECKING, Any, Callable
 
 import grpc
 import grpc.aio
@@ -21,6 +21,17 @@ from clarifai_client._method_rules import rule_for
 __all__ = ["AioPolicyChannel"]
 
 ChannelMaker = Callable[[], grpc.aio.Channel]
+
+if TYPE_CHECKING:  # the stubs' multicallables are generic; grpc's runtime classes are not
+    _UnaryUnaryBase = grpc.aio.UnaryUnaryMultiCallable[Any, Any]
+    _UnaryStreamBase = grpc.aio.UnaryStreamMultiCallable[Any, Any]
+    _StreamUnaryBase = grpc.aio.StreamUnaryMultiCallable[Any, Any]
+    _StreamStreamBase = grpc.aio.StreamStreamMultiCallable[Any, Any]
+else:
+    _UnaryUnaryBase = grpc.aio.UnaryUnaryMultiCallable
+    _UnaryStreamBase = grpc.aio.UnaryStreamMultiCallable
+    _StreamUnaryBase = grpc.aio.StreamUnaryMultiCallable
+    _StreamStreamBase = grpc.aio.StreamStreamMultiCallable
 
 
 def _running_loop(method: str) -> asyncio.AbstractEventLoop:
@@ -43,7 +54,7 @@ class _Bound:
         self._channel = channel
         self._kind = kind
         self._args = args
-        self._last: tuple[Optional[asyncio.AbstractEventLoop], Any] = (None, None)
+        self._last: tuple[asyncio.AbstractEventLoop | None, Any] = (None, None)
 
     def get(self, method: str) -> Any:
         loop = _running_loop(method)
@@ -61,14 +72,22 @@ class _AioUnaryUnaryCall:
 
     __slots__ = ("_args", "_call", "_deadline", "_owner", "_request", "_timeout")
 
-    def __init__(self, owner: _AioUnaryUnary, request: Any, timeout: Optional[float], args: tuple[Any, ...]) -> None:
+    def __init__(
+        self, owner: _AioUnaryUnary, request: Any, timeout: float | None, args: tuple[Any, ...]
+    ) -> None:
         self._owner = owner
         self._request = request
         self._timeout = timeout
         self._args = args
         self._deadline = None if timeout is None else time.monotonic() + timeout
-        self._call = owner.bound.get(owner.name)(request, timeout=timeout, metadata=args[0], credentials=args[1],
-                                                  wait_for_ready=args[2], compression=args[3])
+        self._call = owner.bound.get(owner.name)(
+            request,
+            timeout=timeout,
+            metadata=args[0],
+            credentials=args[1],
+            wait_for_ready=args[2],
+            compression=args[3],
+        )
 
     def __await__(self) -> Generator[Any, None, Any]:
         return self._run().__await__()
@@ -91,17 +110,24 @@ class _AioUnaryUnaryCall:
                 return response
             policy.log_throttle(owner.name, attempt, delay)
             await asyncio.sleep(delay)
-            timeout = None if self._deadline is None else max(self._deadline - time.monotonic(), 0.001)
+            timeout = (
+                None if self._deadline is None else max(self._deadline - time.monotonic(), 0.001)
+            )
             args = self._args
-            self._call = owner.bound.get(owner.name)(self._request, timeout=timeout, metadata=args[0],
-                                                      credentials=args[1], wait_for_ready=args[2],
-                                                      compression=args[3])
+            self._call = owner.bound.get(owner.name)(
+                self._request,
+                timeout=timeout,
+                metadata=args[0],
+                credentials=args[1],
+                wait_for_ready=args[2],
+                compression=args[3],
+            )
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._call, name)
 
 
-class _AioUnaryUnary(grpc.aio.UnaryUnaryMultiCallable):  # type: ignore[misc]
+class _AioUnaryUnary(_UnaryUnaryBase):
     __slots__ = ("bound", "name", "policy", "rule")
 
     def __init__(self, bound: _Bound, method: str, policy: CallPolicy) -> None:
@@ -110,14 +136,48 @@ class _AioUnaryUnary(grpc.aio.UnaryUnaryMultiCallable):  # type: ignore[misc]
         self.rule = rule_for(method)
         self.name = self.rule.name or method
 
-    def __call__(self, request: Any, *, timeout: Optional[float] = None, metadata: Any = None,
-                 credentials: Any = None, wait_for_ready: Optional[bool] = None, compression: Any = None) -> Any:
+    def __call__(
+        self,
+        request: Any,
+        *,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: Any = None,
+        wait_for_ready: bool | None = None,
+        compression: Any = None,
+    ) -> Any:
         policy = self.policy
         policy.check_request(self.rule, request)
         if timeout is None:
             timeout = policy.default_timeout
-        return _AioUnaryUnaryCall(self, request, timeout,
-                                  (policy.merge_metadata(metadata), credentials, wait_for_ready, compression))
+        return _AioUnaryUnaryCall(
+            self,
+            request,
+            timeout,
+            (policy.merge_metadata(metadata), credentials, wait_for_ready, compression),
+        )
+
+
+def _filled(requests: Any, user_app_id: Any) -> Any:
+    """The requests of a client stream (sync or async iterable), each given the PAT's user_app_id
+    where it has none."""
+    if hasattr(requests, "__aiter__"):
+
+        async def filled_async() -> AsyncIterator[Any]:
+            async for request in requests:
+                if not request.HasField("user_app_id"):
+                    request.user_app_id.CopyFrom(user_app_id)
+                yield request
+
+        return filled_async()
+
+    def filled() -> Iterator[Any]:
+        for request in requests:
+            if not request.HasField("user_app_id"):
+                request.user_app_id.CopyFrom(user_app_id)
+            yield request
+
+    return filled()
 
 
 class _AioStreaming:
@@ -131,39 +191,113 @@ class _AioStreaming:
         self.rule = rule_for(method)
         self.name = self.rule.name or method
 
-    def _call(self, request: Any, request_is_message: bool, timeout: Optional[float], metadata: Any,
-              credentials: Any, wait_for_ready: Optional[bool], compression: Any) -> Any:
-        self.policy.check_request(self.rule, request if request_is_message else None)
-        return self.bound.get(self.name)(request, timeout=timeout, metadata=self.policy.merge_metadata(metadata),
-                                         credentials=credentials, wait_for_ready=wait_for_ready,
-                                         compression=compression)
+    def _call(
+        self,
+        request: Any,
+        request_is_message: bool,
+        timeout: float | None,
+        metadata: Any,
+        credentials: Any,
+        wait_for_ready: bool | None,
+        compression: Any,
+    ) -> Any:
+        policy = self.policy
+        rule = self.rule
+        mc = self.bound.get(self.name)  # first: outside a running loop this raises, before any work
+        if request_is_message:
+            policy.check_request(rule, request)
+        else:
+            policy.check_request(rule, None)
+            auth = policy.auth
+            if request is not None and auth is not None and auth.is_pat and rule.has_user_app_id:
+                request = _filled(request, auth.user_app_id)
+        return mc(
+            request,
+            timeout=timeout,
+            metadata=policy.merge_metadata(metadata),
+            credentials=credentials,
+            wait_for_ready=wait_for_ready,
+            compression=compression,
+        )
 
 
-class _AioUnaryStream(_AioStreaming, grpc.aio.UnaryStreamMultiCallable):  # type: ignore[misc]
+class _AioUnaryStream(_AioStreaming, _UnaryStreamBase):
     __slots__ = ()
 
-    def __call__(self, request: Any, *, timeout: Optional[float] = None, metadata: Any = None,
-                 credentials: Any = None, wait_for_ready: Optional[bool] = None, compression: Any = None) -> Any:
-        return self._call(request, True, timeout, metadata, credentials, wait_for_ready, compression)
+    def __call__(
+        self,
+        request: Any,
+        *,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: Any = None,
+        wait_for_ready: bool | None = None,
+        compression: Any = None,
+    ) -> Any:
+        return self._call(
+            request, True, timeout, metadata, credentials, wait_for_ready, compression
+        )
 
 
-class _AioStreamUnary(_AioStreaming, grpc.aio.StreamUnaryMultiCallable):  # type: ignore[misc]
+class _AioStreamUnaryCall:
+    """Awaitable result of a stream-unary call: translates transport errors; proxies the call."""
+
+    __slots__ = ("_call", "_owner", "_timeout")
+
+    def __init__(self, owner: _AioStreaming, call: Any, timeout: float | None) -> None:
+        self._owner = owner
+        self._call = call
+        self._timeout = timeout
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._run().__await__()
+
+    async def _run(self) -> Any:
+        try:
+            return await self._call
+        except grpc.RpcError as err:
+            raise self._owner.policy.translate(err, self._owner.name, self._timeout) from err
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._call, name)
+
+
+class _AioStreamUnary(_AioStreaming, _StreamUnaryBase):
     __slots__ = ()
 
-    def __call__(self, request_iterator: Any = None, timeout: Optional[float] = None, metadata: Any = None,
-                 credentials: Any = None, wait_for_ready: Optional[bool] = None, compression: Any = None) -> Any:
-        return self._call(request_iterator, False, timeout, metadata, credentials, wait_for_ready, compression)
+    def __call__(
+        self,
+        request_iterator: Any = None,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: Any = None,
+        wait_for_ready: bool | None = None,
+        compression: Any = None,
+    ) -> Any:
+        call = self._call(
+            request_iterator, False, timeout, metadata, credentials, wait_for_ready, compression
+        )
+        return _AioStreamUnaryCall(self, call, timeout)
 
 
-class _AioStreamStream(_AioStreaming, grpc.aio.StreamStreamMultiCallable):  # type: ignore[misc]
+class _AioStreamStream(_AioStreaming, _StreamStreamBase):
     __slots__ = ()
 
-    def __call__(self, request_iterator: Any = None, timeout: Optional[float] = None, metadata: Any = None,
-                 credentials: Any = None, wait_for_ready: Optional[bool] = None, compression: Any = None) -> Any:
-        return self._call(request_iterator, False, timeout, metadata, credentials, wait_for_ready, compression)
+    def __call__(
+        self,
+        request_iterator: Any = None,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: Any = None,
+        wait_for_ready: bool | None = None,
+        compression: Any = None,
+    ) -> Any:
+        return self._call(
+            request_iterator, False, timeout, metadata, credentials, wait_for_ready, compression
+        )
 
 
-class AioPolicyChannel(grpc.aio.Channel):  # type: ignore[misc]
+class AioPolicyChannel(grpc.aio.Channel):
     """The asyncio channel returned by the aio factories."""
 
     def __init__(self, make_channel: ChannelMaker, policy: CallPolicy, description: str) -> None:
@@ -177,7 +311,7 @@ class AioPolicyChannel(grpc.aio.Channel):  # type: ignore[misc]
         return self._policy
 
     def channel_for(self, loop: asyncio.AbstractEventLoop) -> grpc.aio.Channel:
-        """The real grpc.aio channel of ``loop``, created on first use; channels of closed loops go."""
+        """The real grpc.aio channel of ``loop``, made on first use; closed loops' channels go."""
         channel = self._channels.get(loop)
         if channel is None:
             for old in [old for old in self._channels if old.is_closed()]:
@@ -189,31 +323,65 @@ class AioPolicyChannel(grpc.aio.Channel):  # type: ignore[misc]
     def _current(self, what: str) -> grpc.aio.Channel:
         return self.channel_for(_running_loop(what))
 
-    def _bound(self, kind: str, method: str, request_serializer: Any, response_deserializer: Any,
-               kwargs: dict[str, Any]) -> _Bound:
+    def _bound(
+        self,
+        kind: str,
+        method: str,
+        request_serializer: Any,
+        response_deserializer: Any,
+        kwargs: dict[str, Any],
+    ) -> _Bound:
         return _Bound(self, kind, (method, request_serializer, response_deserializer, kwargs))
 
-    def unary_unary(self, method: str, request_serializer: Any = None, response_deserializer: Any = None,
-                    **kwargs: Any) -> _AioUnaryUnary:
-        bound = self._bound("unary_unary", method, request_serializer, response_deserializer, kwargs)
+    def unary_unary(
+        self,
+        method: str,
+        request_serializer: Any = None,
+        response_deserializer: Any = None,
+        **kwargs: Any,
+    ) -> _AioUnaryUnary:
+        bound = self._bound(
+            "unary_unary", method, request_serializer, response_deserializer, kwargs
+        )
         return _AioUnaryUnary(bound, method, self._policy)
 
-    def unary_stream(self, method: str, request_serializer: Any = None, response_deserializer: Any = None,
-                     **kwargs: Any) -> _AioUnaryStream:
-        bound = self._bound("unary_stream", method, request_serializer, response_deserializer, kwargs)
+    def unary_stream(
+        self,
+        method: str,
+        request_serializer: Any = None,
+        response_deserializer: Any = None,
+        **kwargs: Any,
+    ) -> _AioUnaryStream:
+        bound = self._bound(
+            "unary_stream", method, request_serializer, response_deserializer, kwargs
+        )
         return _AioUnaryStream(bound, method, self._policy)
 
-    def stream_unary(self, method: str, request_serializer: Any = None, response_deserializer: Any = None,
-                     **kwargs: Any) -> _AioStreamUnary:
-        bound = self._bound("stream_unary", method, request_serializer, response_deserializer, kwargs)
+    def stream_unary(
+        self,
+        method: str,
+        request_serializer: Any = None,
+        response_deserializer: Any = None,
+        **kwargs: Any,
+    ) -> _AioStreamUnary:
+        bound = self._bound(
+            "stream_unary", method, request_serializer, response_deserializer, kwargs
+        )
         return _AioStreamUnary(bound, method, self._policy)
 
-    def stream_stream(self, method: str, request_serializer: Any = None, response_deserializer: Any = None,
-                      **kwargs: Any) -> _AioStreamStream:
-        bound = self._bound("stream_stream", method, request_serializer, response_deserializer, kwargs)
+    def stream_stream(
+        self,
+        method: str,
+        request_serializer: Any = None,
+        response_deserializer: Any = None,
+        **kwargs: Any,
+    ) -> _AioStreamStream:
+        bound = self._bound(
+            "stream_stream", method, request_serializer, response_deserializer, kwargs
+        )
         return _AioStreamStream(bound, method, self._policy)
 
-    async def close(self, grace: Optional[float] = None) -> None:
+    async def close(self, grace: float | None = None) -> None:
         loop = asyncio.get_running_loop()
         channels, self._channels = self._channels, {}
         for owner, channel in channels.items():

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable
 
 import grpc
 
@@ -12,11 +13,24 @@ from clarifai_client._method_rules import MethodRule, rule_for
 
 __all__ = ["PolicyChannel"]
 
+if TYPE_CHECKING:  # the stubs' multicallables are generic; grpc's runtime classes are not
+    _UnaryUnaryBase = grpc.UnaryUnaryMultiCallable[Any, Any]
+    _UnaryStreamBase = grpc.UnaryStreamMultiCallable[Any, Any]
+    _StreamUnaryBase = grpc.StreamUnaryMultiCallable[Any, Any]
+    _StreamStreamBase = grpc.StreamStreamMultiCallable[Any, Any]
+else:
+    _UnaryUnaryBase = grpc.UnaryUnaryMultiCallable
+    _UnaryStreamBase = grpc.UnaryStreamMultiCallable
+    _StreamUnaryBase = grpc.StreamUnaryMultiCallable
+    _StreamStreamBase = grpc.StreamStreamMultiCallable
 
-class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[misc]
+
+class _UnaryUnary(_UnaryUnaryBase):
     __slots__ = ("_inner", "_method", "_policy", "_rule")
 
-    def __init__(self, inner: grpc.UnaryUnaryMultiCallable, method: str, policy: CallPolicy) -> None:
+    def __init__(
+        self, inner: _UnaryUnaryBase, method: str, policy: CallPolicy
+    ) -> None:
         self._inner = inner
         self._method = method
         self._policy = policy
@@ -25,33 +39,44 @@ class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[misc]
     def __call__(
         self,
         request: Any,
-        timeout: Optional[float] = None,
+        timeout: float | None = None,
         metadata: Any = None,
         credentials: Any = None,
-        wait_for_ready: Optional[bool] = None,
+        wait_for_ready: bool | None = None,
         compression: Any = None,
     ) -> Any:
-        response, _ = self._invoke(self._inner, request, timeout, metadata, credentials, wait_for_ready, compression, False)
+        response, _ = self._invoke(
+            self._inner, request, timeout, metadata, credentials, wait_for_ready, compression, False
+        )
         return response
 
     def with_call(
         self,
         request: Any,
-        timeout: Optional[float] = None,
+        timeout: float | None = None,
         metadata: Any = None,
         credentials: Any = None,
-        wait_for_ready: Optional[bool] = None,
+        wait_for_ready: bool | None = None,
         compression: Any = None,
     ) -> Any:
-        return self._invoke(self._inner.with_call, request, timeout, metadata, credentials, wait_for_ready, compression, True)
+        return self._invoke(
+            self._inner.with_call,
+            request,
+            timeout,
+            metadata,
+            credentials,
+            wait_for_ready,
+            compression,
+            True,
+        )
 
     def future(
         self,
         request: Any,
-        timeout: Optional[float] = None,
+        timeout: float | None = None,
         metadata: Any = None,
         credentials: Any = None,
-        wait_for_ready: Optional[bool] = None,
+        wait_for_ready: bool | None = None,
         compression: Any = None,
     ) -> Any:
         policy = self._policy
@@ -59,17 +84,22 @@ class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[misc]
         if timeout is None:
             timeout = policy.default_timeout
         return self._inner.future(
-            request, timeout, policy.merge_metadata(metadata), credentials, wait_for_ready, compression
+            request,
+            timeout,
+            policy.merge_metadata(metadata),
+            credentials,
+            wait_for_ready,
+            compression,
         )
 
     def _invoke(
         self,
         fn: Callable[..., Any],
         request: Any,
-        timeout: Optional[float],
+        timeout: float | None,
         metadata: Any,
         credentials: Any,
-        wait_for_ready: Optional[bool],
+        wait_for_ready: bool | None,
         compression: Any,
         with_call: bool,
     ) -> Any:
@@ -99,10 +129,12 @@ class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[misc]
                 timeout = max(deadline - time.monotonic(), 0.001)
 
 
-class _UnaryStream(grpc.UnaryStreamMultiCallable):  # type: ignore[misc]
+class _UnaryStream(_UnaryStreamBase):
     __slots__ = ("_inner", "_policy", "_rule")
 
-    def __init__(self, inner: grpc.UnaryStreamMultiCallable, method: str, policy: CallPolicy) -> None:
+    def __init__(
+        self, inner: _UnaryStreamBase, method: str, policy: CallPolicy
+    ) -> None:
         self._inner = inner
         self._policy = policy
         self._rule = rule_for(method)
@@ -110,69 +142,138 @@ class _UnaryStream(grpc.UnaryStreamMultiCallable):  # type: ignore[misc]
     def __call__(
         self,
         request: Any,
-        timeout: Optional[float] = None,
+        timeout: float | None = None,
         metadata: Any = None,
         credentials: Any = None,
-        wait_for_ready: Optional[bool] = None,
+        wait_for_ready: bool | None = None,
         compression: Any = None,
     ) -> Any:
         self._policy.check_request(self._rule, request)
         return self._inner(
-            request, timeout, self._policy.merge_metadata(metadata), credentials, wait_for_ready, compression
+            request,
+            timeout,
+            self._policy.merge_metadata(metadata),
+            credentials,
+            wait_for_ready,
+            compression,
         )
 
 
-class _StreamUnary(grpc.StreamUnaryMultiCallable):  # type: ignore[misc]
+def _pat_requests(policy: CallPolicy, rule: MethodRule) -> Any | None:
+    """For a PAT and a method whose requests carry user_app_id, the UserAppIDSet to fill in."""
+    auth = policy.auth
+    if auth is None or not auth.is_pat or not rule.has_user_app_id:
+        return None
+    return auth.user_app_id
+
+
+def _filled(requests: Iterable[Any], user_app_id: Any) -> Iterator[Any]:
+    """Each request of a client stream, with the PAT's user_app_id where it has none."""
+    for request in requests:
+        if not request.HasField("user_app_id"):
+            request.user_app_id.CopyFrom(user_app_id)
+        yield request
+
+
+class _StreamUnary(_StreamUnaryBase):
+    __slots__ = ("_inner", "_name", "_policy", "_rule")
+
+    def __init__(
+        self, inner: _StreamUnaryBase, method: str, policy: CallPolicy
+    ) -> None:
+        self._inner = inner
+        self._policy = policy
+        self._rule = rule_for(method)
+        self._name = self._rule.name or method
+
+    def _prepare(self, request_iterator: Any, metadata: Any) -> tuple[Any, Any]:
+        policy = self._policy
+        policy.check_request(self._rule, None)
+        user_app_id = _pat_requests(policy, self._rule)
+        if user_app_id is not None:
+            request_iterator = _filled(request_iterator, user_app_id)
+        return request_iterator, policy.merge_metadata(metadata)
+
+    def __call__(
+        self,
+        request_iterator: Any,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: Any = None,
+        wait_for_ready: bool | None = None,
+        compression: Any = None,
+    ) -> Any:
+        requests, md = self._prepare(request_iterator, metadata)
+        try:
+            return self._inner(requests, timeout, md, credentials, wait_for_ready, compression)
+        except grpc.RpcError as err:
+            raise self._policy.translate(err, self._name, timeout) from err
+
+    def with_call(
+        self,
+        request_iterator: Any,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: Any = None,
+        wait_for_ready: bool | None = None,
+        compression: Any = None,
+    ) -> Any:
+        requests, md = self._prepare(request_iterator, metadata)
+        try:
+            return self._inner.with_call(
+                requests, timeout, md, credentials, wait_for_ready, compression
+            )
+        except grpc.RpcError as err:
+            raise self._policy.translate(err, self._name, timeout) from err
+
+    def future(
+        self,
+        request_iterator: Any,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: Any = None,
+        wait_for_ready: bool | None = None,
+        compression: Any = None,
+    ) -> Any:
+        requests, md = self._prepare(request_iterator, metadata)
+        return self._inner.future(requests, timeout, md, credentials, wait_for_ready, compression)
+
+
+class _StreamStream(_StreamStreamBase):
     __slots__ = ("_inner", "_policy", "_rule")
 
-    def __init__(self, inner: grpc.StreamUnaryMultiCallable, method: str, policy: CallPolicy) -> None:
+    def __init__(
+        self, inner: _StreamStreamBase, method: str, policy: CallPolicy
+    ) -> None:
         self._inner = inner
         self._policy = policy
         self._rule = rule_for(method)
 
-    def _prepare(self, metadata: Any) -> Any:
-        self._policy.check_request(self._rule, None)
-        return self._policy.merge_metadata(metadata)
-
-    def __call__(self, request_iterator: Any, timeout: Optional[float] = None, metadata: Any = None,
-                 credentials: Any = None, wait_for_ready: Optional[bool] = None, compression: Any = None) -> Any:
-        md = self._prepare(metadata)
-        try:
-            return self._inner(request_iterator, timeout, md, credentials, wait_for_ready, compression)
-        except grpc.RpcError as err:
-            raise self._policy.translate(err, self._rule.name, timeout) from err
-
-    def with_call(self, request_iterator: Any, timeout: Optional[float] = None, metadata: Any = None,
-                  credentials: Any = None, wait_for_ready: Optional[bool] = None, compression: Any = None) -> Any:
-        md = self._prepare(metadata)
-        try:
-            return self._inner.with_call(request_iterator, timeout, md, credentials, wait_for_ready, compression)
-        except grpc.RpcError as err:
-            raise self._policy.translate(err, self._rule.name, timeout) from err
-
-    def future(self, request_iterator: Any, timeout: Optional[float] = None, metadata: Any = None,
-               credentials: Any = None, wait_for_ready: Optional[bool] = None, compression: Any = None) -> Any:
-        md = self._prepare(metadata)
-        return self._inner.future(request_iterator, timeout, md, credentials, wait_for_ready, compression)
-
-
-class _StreamStream(grpc.StreamStreamMultiCallable):  # type: ignore[misc]
-    __slots__ = ("_inner", "_policy", "_rule")
-
-    def __init__(self, inner: grpc.StreamStreamMultiCallable, method: str, policy: CallPolicy) -> None:
-        self._inner = inner
-        self._policy = policy
-        self._rule = rule_for(method)
-
-    def __call__(self, request_iterator: Any, timeout: Optional[float] = None, metadata: Any = None,
-                 credentials: Any = None, wait_for_ready: Optional[bool] = None, compression: Any = None) -> Any:
-        self._policy.check_request(self._rule, None)
+    def __call__(
+        self,
+        request_iterator: Any,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: Any = None,
+        wait_for_ready: bool | None = None,
+        compression: Any = None,
+    ) -> Any:
+        policy = self._policy
+        policy.check_request(self._rule, None)
+        user_app_id = _pat_requests(policy, self._rule)
+        if user_app_id is not None:
+            request_iterator = _filled(request_iterator, user_app_id)
         return self._inner(
-            request_iterator, timeout, self._policy.merge_metadata(metadata), credentials, wait_for_ready, compression
+            request_iterator,
+            timeout,
+            policy.merge_metadata(metadata),
+            credentials,
+            wait_for_ready,
+            compression,
         )
 
 
-class PolicyChannel(grpc.Channel):  # type: ignore[misc]
+class PolicyChannel(grpc.Channel):
     """Wraps a real grpc.Channel; stubs built on it get multicallables that apply the policy."""
 
     def __init__(self, inner: grpc.Channel, policy: CallPolicy, description: str) -> None:
@@ -189,28 +290,56 @@ class PolicyChannel(grpc.Channel):  # type: ignore[misc]
         """The underlying grpc channel (calls made on it skip this package's policy)."""
         return self._inner
 
-    def unary_unary(self, method: str, request_serializer: Any = None, response_deserializer: Any = None,
-                    **kwargs: Any) -> _UnaryUnary:
+    def unary_unary(
+        self,
+        method: str,
+        request_serializer: Any = None,
+        response_deserializer: Any = None,
+        **kwargs: Any,
+    ) -> _UnaryUnary:
         return _UnaryUnary(
-            self._inner.unary_unary(method, request_serializer, response_deserializer, **kwargs), method, self._policy
+            self._inner.unary_unary(method, request_serializer, response_deserializer, **kwargs),
+            method,
+            self._policy,
         )
 
-    def unary_stream(self, method: str, request_serializer: Any = None, response_deserializer: Any = None,
-                     **kwargs: Any) -> _UnaryStream:
+    def unary_stream(
+        self,
+        method: str,
+        request_serializer: Any = None,
+        response_deserializer: Any = None,
+        **kwargs: Any,
+    ) -> _UnaryStream:
         return _UnaryStream(
-            self._inner.unary_stream(method, request_serializer, response_deserializer, **kwargs), method, self._policy
+            self._inner.unary_stream(method, request_serializer, response_deserializer, **kwargs),
+            method,
+            self._policy,
         )
 
-    def stream_unary(self, method: str, request_serializer: Any = None, response_deserializer: Any = None,
-                     **kwargs: Any) -> _StreamUnary:
+    def stream_unary(
+        self,
+        method: str,
+        request_serializer: Any = None,
+        response_deserializer: Any = None,
+        **kwargs: Any,
+    ) -> _StreamUnary:
         return _StreamUnary(
-            self._inner.stream_unary(method, request_serializer, response_deserializer, **kwargs), method, self._policy
+            self._inner.stream_unary(method, request_serializer, response_deserializer, **kwargs),
+            method,
+            self._policy,
         )
 
-    def stream_stream(self, method: str, request_serializer: Any = None, response_deserializer: Any = None,
-                      **kwargs: Any) -> _StreamStream:
+    def stream_stream(
+        self,
+        method: str,
+        request_serializer: Any = None,
+        response_deserializer: Any = None,
+        **kwargs: Any,
+    ) -> _StreamStream:
         return _StreamStream(
-            self._inner.stream_stream(method, request_serializer, response_deserializer, **kwargs), method, self._policy
+            self._inner.stream_stream(method, request_serializer, response_deserializer, **kwargs),
+            method,
+            self._policy,
         )
 
     def subscribe(self, callback: Any, try_to_connect: bool = False) -> None:
@@ -225,9 +354,8 @@ class PolicyChannel(grpc.Channel):  # type: ignore[misc]
     def __enter__(self) -> PolicyChannel:
         return self
 
-    def __exit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
         self.close()
-        return False
 
     def __repr__(self) -> str:
         return f"<ClarifaiChannel {self._description}>"

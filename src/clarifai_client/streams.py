@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, Optional, TypeVar
+from typing import Any, TypeVar
 
 import grpc
 
@@ -14,11 +14,11 @@ __all__ = ["aiter_responses", "iter_responses"]
 T = TypeVar("T")
 
 
-def _method_of(call: Any, method: Optional[str]) -> str:
+def _method_of(call: Any, method: str | None) -> str:
     return method or type(call).__name__
 
 
-def iter_responses(call: Any, method: Optional[str] = None) -> Iterator[Any]:
+def iter_responses(call: Any, method: str | None = None) -> Iterator[Any]:
     """Yield each message of a sync response stream.
 
     Raises :class:`ClarifaiStatusError` on the first message whose ``status.code`` is not SUCCESS,
@@ -40,7 +40,7 @@ def iter_responses(call: Any, method: Optional[str] = None) -> Iterator[Any]:
             call.cancel()
 
 
-async def aiter_responses(call: Any, method: Optional[str] = None) -> AsyncIterator[Any]:
+async def aiter_responses(call: Any, method: str | None = None) -> AsyncIterator[Any]:
     """Async twin of :func:`iter_responses` for grpc.aio streaming calls."""
     finished = False
     try:
