@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Sequence
+import re
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Optional
 
 import grpc
@@ -15,7 +17,12 @@ import grpc
 from clarifai_client._method_rules import MethodRule
 from clarifai_client.auth import Auth, clean_token
 from clarifai_client.defaults import REQUEST_ID_PREFIX_KEY, ChannelDefaults
-from clarifai_client.errors import ClarifaiConfigError, ClarifaiRpcError, PatRequiredError
+from clarifai_client.errors import (
+    ClarifaiConfigError,
+    ClarifaiRpcError,
+    InsecureCredentialsWarning,
+    PatRequiredError,
+)
 
 __all__ = ["THROTTLED", "CallPolicy"]
 
@@ -23,6 +30,13 @@ logger = logging.getLogger("clarifai_client")
 
 THROTTLED = 11005
 Metadata = Sequence[tuple[str, Any]]
+
+# A throttled call is repeated only if at least this much of its deadline is left after the wait;
+# otherwise the throttled response is returned (a repeat with no time left could only time out).
+MIN_REPEAT_TIME = 0.05
+
+_KEY_RE = re.compile(r"^[0-9a-z_.-]+$")
+_RESERVED_KEYS = frozenset({"te", "content-type", "host", "connection"})
 
 
 class CallPolicy:
@@ -33,27 +47,64 @@ class CallPolicy:
         "base_metadata",
         "default_timeout",
         "defaults",
+        "max_receive_message_length",
+        "max_send_message_length",
+        "plaintext_remote",
         "root_certificates_hint",
         "target",
         "throttle_retries",
     )
 
-    def __init__(self, auth: Optional[Auth], defaults: ChannelDefaults, target: str, secure: bool) -> None:
+    def __init__(
+        self,
+        auth: Optional[Auth],
+        defaults: ChannelDefaults,
+        target: str,
+        secure: bool,
+        *,
+        plaintext_remote: bool = False,
+        max_send_message_length: Optional[int] = None,
+        max_receive_message_length: Optional[int] = None,
+    ) -> None:
         self.auth = auth
         self.defaults = defaults
         self.target = target
         self.default_timeout = defaults.default_timeout
         self.throttle_retries = defaults.throttle_retries
         self.root_certificates_hint = secure
+        # True for a plaintext channel to a host that is not this machine: a credential in the
+        # caller's own metadata then travels readable by anyone on the path, so we warn.
+        self.plaintext_remote = plaintext_remote
+        # The limits in effect (options= may override the defaults), for the hints of errors.
+        self.max_send_message_length = (
+            defaults.max_send_message_length if max_send_message_length is None else max_send_message_length
+        )
+        self.max_receive_message_length = (
+            defaults.max_receive_message_length
+            if max_receive_message_length is None
+            else max_receive_message_length
+        )
         identity = ((REQUEST_ID_PREFIX_KEY, defaults.request_id_prefix),)
         self.base_metadata: tuple[tuple[str, Any], ...] = (auth.metadata if auth else ()) + identity
 
     # -- metadata --------------------------------------------------------------------------
 
     def merge_metadata(self, metadata: Optional[Metadata]) -> tuple[tuple[str, Any], ...]:
-        """Ours first, then the caller's; keys lower-cased; a caller's header of the same name wins."""
+        """Ours first, then the caller's; keys lower-cased; a caller's header of the same name wins.
+
+        Every caller pair is checked here, before any I/O, so a bad one is a
+        :class:`ClarifaiConfigError` that names the key (never the value, which may be a secret)
+        instead of gRPC's bare "Invalid metadata".
+        """
         if not metadata:
             return self.base_metadata
+        if isinstance(metadata, Mapping):
+            metadata = list(metadata.items())
+        elif isinstance(metadata, (str, bytes)) or not isinstance(metadata, Iterable):
+            raise ClarifaiConfigError(
+                "metadata must be a sequence of (key, value) pairs, e.g. "
+                f"(('x-request-id', 'abc'),), not {type(metadata).__name__}"
+            )
         caller: list[tuple[str, Any]] = []
         for item in metadata:
             try:
@@ -65,9 +116,19 @@ class CallPolicy:
                 ) from err
             if not isinstance(key, str):
                 raise ClarifaiConfigError(f"metadata keys must be str, not {type(key).__name__}")
-            key = key.lower()
+            key = _checked_key(key)
             if key == "authorization":
                 value = _checked_authorization(value)
+                if self.plaintext_remote:
+                    warnings.warn(
+                        f"An insecure (plaintext) channel to {self.target} carries the "
+                        "authorization metadata of this call: anyone on the network path can read "
+                        "the token. Use get_grpc_channel (TLS) unless this host is trusted.",
+                        InsecureCredentialsWarning,
+                        stacklevel=4,
+                    )
+            else:
+                value = _checked_value(key, value)
             caller.append((key, value))
         names = {key for key, _ in caller}
         kept = tuple(item for item in self.base_metadata if item[0] not in names)
@@ -105,7 +166,7 @@ class CallPolicy:
         d = self.defaults
         bound = min(d.throttle_max_backoff, d.throttle_initial_backoff * (2 ** (attempt - 1)))
         delay = random.uniform(0, bound)
-        if remaining is not None and delay >= remaining:
+        if remaining is not None and delay + MIN_REPEAT_TIME > remaining:
             return None
         return delay
 
@@ -123,18 +184,17 @@ class CallPolicy:
         details = (err.details() if hasattr(err, "details") else "") or ""
         hint = ""
         lowered = details.lower()
-        d = self.defaults
         if code == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in lowered:
             if "sent" in lowered or "send" in lowered:
                 hint = (
-                    f"The request exceeded max_send_message_length ({d.max_send_message_length} "
+                    f"The request exceeded max_send_message_length ({self.max_send_message_length} "
                     "bytes); raise it with defaults=DEFAULTS.replace(max_send_message_length=N) "
                     "or options=[('grpc.max_send_message_length', N)], or send fewer inputs."
                 )
             else:
                 hint = (
                     "The response exceeded max_receive_message_length "
-                    f"({d.max_receive_message_length} bytes); raise it with "
+                    f"({self.max_receive_message_length} bytes); raise it with "
                     "defaults=DEFAULTS.replace(max_receive_message_length=N) or "
                     "options=[('grpc.max_receive_message_length', N)], or page the results."
                 )
@@ -156,6 +216,60 @@ class CallPolicy:
         elif code == grpc.StatusCode.UNIMPLEMENTED:
             hint = f"The server at {self.target} does not implement {method}."
         return ClarifaiRpcError(err, method, hint)
+
+
+def _checked_key(key: str) -> str:
+    lowered = key.lower()
+    if not _KEY_RE.match(lowered):
+        bad = next(ch for ch in lowered if not _KEY_RE.match(ch))
+        raise ClarifaiConfigError(
+            f"metadata key {key[:64]!r} is not a valid gRPC header name: it contains "
+            f"{_char(bad)}. Use only letters, digits and '-', '_', '.' (e.g. 'x-request-id')."
+        )
+    if lowered in _RESERVED_KEYS or lowered.startswith("grpc-"):
+        raise ClarifaiConfigError(
+            f"metadata key {lowered!r} is reserved by the gRPC transport and cannot be set by a call."
+        )
+    return lowered
+
+
+def _checked_value(key: str, value: Any) -> Any:
+    """Check a metadata value the way gRPC would, but say which key is wrong (never the value)."""
+    if key.endswith("-bin"):
+        if not isinstance(value, bytes):
+            raise ClarifaiConfigError(
+                f"metadata key {key!r} ends in '-bin', so its value must be bytes, not "
+                f"{type(value).__name__}; drop the '-bin' suffix to send text."
+            )
+        return value
+    if isinstance(value, bytes):
+        try:
+            text = value.decode("ascii")
+        except UnicodeDecodeError:
+            raise ClarifaiConfigError(
+                f"metadata value of {key!r} holds non-ASCII bytes; send binary values under a key "
+                "ending in '-bin', or decode the value first."
+            ) from None
+    elif isinstance(value, str):
+        text = value
+    else:
+        raise ClarifaiConfigError(
+            f"metadata value of {key!r} must be a str, not {type(value).__name__}; convert it "
+            "with str(value)."
+        )
+    for ch in text:
+        if not " " <= ch <= "~":
+            raise ClarifaiConfigError(
+                f"metadata value of {key!r} contains {_char(ch)}, which gRPC cannot send in a "
+                "header: values are printable ASCII on one line. Strip or encode the value "
+                "(or use a key ending in '-bin' for binary data)."
+            )
+    return value
+
+
+def _char(ch: str) -> str:
+    names = {"\n": "a newline", "\r": "a carriage return", "\t": "a tab", " ": "a space"}
+    return names.get(ch, f"the character U+{ord(ch):04X}")
 
 
 def _checked_authorization(value: Any) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 from clarifai_client.errors import ClarifaiConfigError
 
@@ -41,6 +41,12 @@ def clean_token(token: object, what: str, how: str) -> str:
     stripped = token.strip()
     if not stripped:
         raise ClarifaiConfigError(f"The {what} is empty. {how}")
+    scheme = stripped.split(None, 1)[0]
+    if scheme.lower() in ("key", "bearer", "authorization:") and len(stripped.split(None, 1)) == 2:
+        raise ClarifaiConfigError(
+            f"The {what} starts with {scheme!r}: pass only the token itself; the 'Key ' scheme "
+            "is added for you."
+        )
     if stripped[0] in _QUOTES or stripped[-1] in _QUOTES:
         raise ClarifaiConfigError(
             f"The {what} starts or ends with a quote character; it was probably read with its "
@@ -145,10 +151,15 @@ class Auth:
             return cls.from_api_key(api_key)
         env_pat = get(ENV_PAT)
         if env_pat is not None:
-            return cls.from_pat(env_pat, user_id=user or "me", app_id=app)
+            token = clean_token(
+                env_pat, f"Personal Access Token in {ENV_PAT}", f"Set {ENV_PAT} to your PAT."
+            )
+            return cls.from_pat(token, user_id=user or "me", app_id=app)
         env_key = get(ENV_API_KEY)
         if env_key is not None:
-            return cls.from_api_key(env_key)
+            return cls.from_api_key(
+                clean_token(env_key, f"API key in {ENV_API_KEY}", f"Set {ENV_API_KEY} to your key.")
+            )
         raise ClarifaiConfigError(
             "No Clarifai credentials found. Set CLARIFAI_PAT (with CLARIFAI_USER_ID, and "
             "CLARIFAI_APP_ID for app-scoped calls), or CLARIFAI_API_KEY for an app-scoped API key; "
@@ -219,5 +230,5 @@ class Auth:
     def __hash__(self) -> int:
         return hash((self._token, self._kind, self._user_id, self._app_id))
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> tuple[Any, ...]:
         raise TypeError("Auth objects hold a secret and are not picklable; rebuild them from the environment.")

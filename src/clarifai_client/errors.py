@@ -13,6 +13,7 @@ __all__ = [
     "ClarifaiError",
     "ClarifaiRpcError",
     "ClarifaiStatusError",
+    "InsecureCredentialsWarning",
     "ItemFailure",
     "PatRequiredError",
     "raise_for_status",
@@ -30,6 +31,10 @@ class ClarifaiError(Exception):
 
 class ClarifaiConfigError(ClarifaiError, ValueError):
     """Bad input caught locally, before any network I/O (credentials, targets, options)."""
+
+
+class InsecureCredentialsWarning(UserWarning):
+    """A credential is about to travel in plaintext to a host that is not this machine."""
 
 
 class PatRequiredError(ClarifaiError, PermissionError):
@@ -152,7 +157,7 @@ def raise_for_status(response: R, method: Optional[str] = None) -> R:
     raise ClarifaiStatusError(response, method=method)
 
 
-class ClarifaiRpcError(ClarifaiError, grpc.RpcError, grpc.Call):  # type: ignore[misc]
+class ClarifaiRpcError(ClarifaiError, grpc.RpcError, grpc.Call):  # type: ignore[misc, unused-ignore]
     """A transport-level failure (the RPC did not complete OK), with a hint on how to fix it.
 
     It is still a ``grpc.RpcError`` with ``code()`` and ``details()``, so code written against the
@@ -173,11 +178,11 @@ class ClarifaiRpcError(ClarifaiError, grpc.RpcError, grpc.Call):  # type: ignore
             message += f". {hint}"
         super().__init__(message)
 
-    def code(self) -> Optional[grpc.StatusCode]:
-        return self._code
+    def code(self) -> grpc.StatusCode:
+        return self._code if self._code is not None else grpc.StatusCode.UNKNOWN
 
-    def details(self) -> Optional[str]:
-        return self._details
+    def details(self) -> str:
+        return self._details or ""
 
     def initial_metadata(self) -> Any:
         return self.cause.initial_metadata() if hasattr(self.cause, "initial_metadata") else None
@@ -193,7 +198,7 @@ class ClarifaiRpcError(ClarifaiError, grpc.RpcError, grpc.Call):  # type: ignore
     def is_active(self) -> bool:
         return False
 
-    def time_remaining(self) -> Optional[float]:
+    def time_remaining(self) -> Optional[float]:  # type: ignore[override, unused-ignore]
         return None
 
     def cancel(self) -> bool:

@@ -6,26 +6,23 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional, Union, cast
 
 import grpc
 import grpc.aio
 
 from clarifai_client._aio_channel import AioPolicyChannel
 from clarifai_client._call_policy import CallPolicy
+from clarifai_client._conflict import check_no_published_protos
 from clarifai_client._sync_channel import PolicyChannel
 from clarifai_client._target import Target, parse_target
 from clarifai_client.auth import Auth
 from clarifai_client.defaults import DEFAULTS, ChannelDefaults
-from clarifai_client.errors import ClarifaiConfigError
+from clarifai_client.errors import ClarifaiConfigError, InsecureCredentialsWarning
 
 __all__ = ["ClarifaiChannel", "InsecureCredentialsWarning"]
 
 ENV_ROOT_CERTIFICATES = "CLARIFAI_ROOT_CERTIFICATES_PATH"
-
-
-class InsecureCredentialsWarning(UserWarning):
-    """A credential is about to travel in plaintext to a host that is not this machine."""
 
 
 class _Unset:
@@ -117,6 +114,9 @@ def _build(
     default_timeout: Any,
 ) -> Any:
     """The one private builder behind the four public factories."""
+    # clarifai_grpc may have been imported after this package (our protos load lazily): say so
+    # now, instead of protobuf's "duplicate symbol" at the first call.
+    check_no_published_protos("build a channel")
     environ = os.environ
     _check_auth(auth)
     target = parse_target(base, secure=secure, port=port, environ=environ)
@@ -127,7 +127,13 @@ def _build(
         credentials = grpc.ssl_channel_credentials(_root_certificates(root_certificates_path, environ))
     else:
         _warn_plaintext(auth, target)
-    policy = CallPolicy(auth, chosen, target.address, secure)
+    effective = dict(channel_options)
+    policy = CallPolicy(
+        auth, chosen, target.address, secure,
+        plaintext_remote=not secure and not target.is_loopback,
+        max_send_message_length=effective.get("grpc.max_send_message_length"),
+        max_receive_message_length=effective.get("grpc.max_receive_message_length"),
+    )
     description = f"target={target.address!r} secure={secure} auth={auth!r}"
     if aio:
         module = grpc.aio
@@ -172,8 +178,9 @@ class ClarifaiChannel:
         default_timeout: Optional[float] = _UNSET,
     ) -> grpc.Channel:
         """A TLS channel (default ``api.clarifai.com:443``, or CLARIFAI_GRPC_BASE)."""
-        return _build(aio=False, secure=True, base=base, port=None, root_certificates_path=root_certificates_path,
-                      auth=auth, options=options, defaults=defaults, default_timeout=default_timeout)
+        channel = _build(aio=False, secure=True, base=base, port=None, root_certificates_path=root_certificates_path,
+                         auth=auth, options=options, defaults=defaults, default_timeout=default_timeout)
+        return cast(grpc.Channel, channel)
 
     @staticmethod
     def get_insecure_grpc_channel(
@@ -186,8 +193,9 @@ class ClarifaiChannel:
         default_timeout: Optional[float] = _UNSET,
     ) -> grpc.Channel:
         """A plaintext channel to ``base`` (or CLARIFAI_GRPC_BASE); port 18080 unless the base has one."""
-        return _build(aio=False, secure=False, base=base, port=port, root_certificates_path=None,
-                      auth=auth, options=options, defaults=defaults, default_timeout=default_timeout)
+        channel = _build(aio=False, secure=False, base=base, port=port, root_certificates_path=None,
+                         auth=auth, options=options, defaults=defaults, default_timeout=default_timeout)
+        return cast(grpc.Channel, channel)
 
     @staticmethod
     def get_aio_grpc_channel(
@@ -200,8 +208,9 @@ class ClarifaiChannel:
         default_timeout: Optional[float] = _UNSET,
     ) -> grpc.aio.Channel:
         """An asyncio TLS channel; it binds to the event loop of its first use (one per loop)."""
-        return _build(aio=True, secure=True, base=base, port=None, root_certificates_path=root_certificates_path,
-                      auth=auth, options=options, defaults=defaults, default_timeout=default_timeout)
+        channel = _build(aio=True, secure=True, base=base, port=None, root_certificates_path=root_certificates_path,
+                         auth=auth, options=options, defaults=defaults, default_timeout=default_timeout)
+        return cast(grpc.aio.Channel, channel)
 
     @staticmethod
     def get_aio_insecure_grpc_channel(
@@ -214,5 +223,6 @@ class ClarifaiChannel:
         default_timeout: Optional[float] = _UNSET,
     ) -> grpc.aio.Channel:
         """An asyncio plaintext channel; it binds to the event loop of its first use (one per loop)."""
-        return _build(aio=True, secure=False, base=base, port=port, root_certificates_path=None,
-                      auth=auth, options=options, defaults=defaults, default_timeout=default_timeout)
+        channel = _build(aio=True, secure=False, base=base, port=port, root_certificates_path=None,
+                         auth=auth, options=options, defaults=defaults, default_timeout=default_timeout)
+        return cast(grpc.aio.Channel, channel)
