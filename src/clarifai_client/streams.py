@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Any, TypeVar
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from typing import Any
 
 import grpc
 
@@ -11,19 +11,24 @@ from clarifai_client.errors import SUCCESS, ClarifaiRpcError, ClarifaiStatusErro
 
 __all__ = ["aiter_responses", "iter_responses"]
 
-T = TypeVar("T")
+_UNNAMED = "response stream"
 
 
-def _method_of(call: Any, method: str | None) -> str:
-    return method or type(call).__name__
+def iter_responses(call: Iterable[Any], method: str | None = None) -> Iterator[Any]:
+    """Yield each message of a sync response stream (or any iterable of responses).
 
+    Args:
+        call: what a server-streaming or bidi stub method returned.
+        method: the method's name, used in error messages (e.g. ``"GenerateModelOutputs"``).
 
-def iter_responses(call: Any, method: str | None = None) -> Iterator[Any]:
-    """Yield each message of a sync response stream.
+    Raises:
+        ClarifaiStatusError: on the first message whose ``status.code`` is not SUCCESS, with its
+            ``code``, ``description`` and ``req_id``; the RPC is cancelled.
+        ClarifaiRpcError: when the stream ends with a gRPC error (``code()`` as gRPC's), after the
+            messages that did arrive.
 
-    Raises :class:`ClarifaiStatusError` on the first message whose ``status.code`` is not SUCCESS,
-    and :class:`ClarifaiRpcError` if the stream ends with a gRPC error. Leaving the loop early
-    (``break``, an exception) cancels the RPC.
+    Leaving the loop early (``break``, an exception) cancels the RPC as soon as the generator is
+    closed: when it is garbage-collected, or at once with ``.close()``.
     """
     finished = False
     try:
@@ -34,14 +39,21 @@ def iter_responses(call: Any, method: str | None = None) -> Iterator[Any]:
         finished = True
     except grpc.RpcError as err:
         finished = True
-        raise ClarifaiRpcError(err, _method_of(call, method)) from err
+        raise ClarifaiRpcError(err, method or _UNNAMED) from err
     finally:
-        if not finished and hasattr(call, "cancel"):
-            call.cancel()
+        if not finished:
+            cancel = getattr(call, "cancel", None)
+            if cancel is not None:
+                cancel()
 
 
-async def aiter_responses(call: Any, method: str | None = None) -> AsyncIterator[Any]:
-    """Async twin of :func:`iter_responses` for grpc.aio streaming calls."""
+async def aiter_responses(call: AsyncIterable[Any], method: str | None = None) -> AsyncIterator[Any]:
+    """Async twin of :func:`iter_responses` for grpc.aio streaming calls (or any async iterable).
+
+    Cancelling the task that consumes it cancels the RPC. After ``break`` the RPC is cancelled
+    when the generator is closed: ``await stream.aclose()`` (or ``contextlib.aclosing``) does it
+    at once, otherwise the event loop closes it once it is garbage-collected.
+    """
     finished = False
     try:
         async for message in call:
@@ -51,7 +63,9 @@ async def aiter_responses(call: Any, method: str | None = None) -> AsyncIterator
         finished = True
     except grpc.RpcError as err:
         finished = True
-        raise ClarifaiRpcError(err, _method_of(call, method)) from err
+        raise ClarifaiRpcError(err, method or _UNNAMED) from err
     finally:
-        if not finished and hasattr(call, "cancel"):
-            call.cancel()
+        if not finished:
+            cancel = getattr(call, "cancel", None)
+            if cancel is not None:
+                cancel()
