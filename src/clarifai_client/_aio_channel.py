@@ -2,12 +2,16 @@
 
 grpc.aio channels belong to the event loop they were created in. This wrapper creates the real
 channel on first use inside a running loop, and one more per loop if the same object is used from
-another loop (e.g. a second ``asyncio.run``), so it can be built anywhere, even at import time.
+another loop (e.g. a second ``asyncio.run``, or a loop in another thread), so it can be built
+anywhere, even at import time. ``close()`` closes the running loop's channel only: later calls in
+that loop fail as on a closed grpc.aio channel, and another loop gets a fresh one. Channels of loops
+that have been closed are dropped (and so closed by grpc) when a new loop binds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Generator, Iterator
 from typing import TYPE_CHECKING, Any, Callable
@@ -305,6 +309,7 @@ class AioPolicyChannel(grpc.aio.Channel):
         self._policy = policy
         self._description = description
         self._channels: dict[asyncio.AbstractEventLoop, grpc.aio.Channel] = {}
+        self._lock = threading.Lock()  # loops in several threads may bind at once
 
     @property
     def policy(self) -> CallPolicy:
@@ -312,13 +317,14 @@ class AioPolicyChannel(grpc.aio.Channel):
 
     def channel_for(self, loop: asyncio.AbstractEventLoop) -> grpc.aio.Channel:
         """The real grpc.aio channel of ``loop``, made on first use; closed loops' channels go."""
-        channel = self._channels.get(loop)
-        if channel is None:
-            for old in [old for old in self._channels if old.is_closed()]:
-                del self._channels[old]
-            channel = self._make_channel()
-            self._channels[loop] = channel
-        return channel
+        with self._lock:
+            channel = self._channels.get(loop)
+            if channel is None:
+                for old in [old for old in self._channels if old.is_closed()]:
+                    del self._channels[old]
+                channel = self._make_channel()
+                self._channels[loop] = channel
+            return channel
 
     def _current(self, what: str) -> grpc.aio.Channel:
         return self.channel_for(_running_loop(what))
@@ -382,11 +388,15 @@ class AioPolicyChannel(grpc.aio.Channel):
         return _AioStreamStream(bound, method, self._policy)
 
     async def close(self, grace: float | None = None) -> None:
-        loop = asyncio.get_running_loop()
-        channels, self._channels = self._channels, {}
-        for owner, channel in channels.items():
-            if owner is loop:
-                await channel.close(grace)
+        """Close the running loop's channel (calls in flight are cancelled after ``grace`` s).
+
+        Later calls in this loop raise as on a closed grpc.aio channel; other loops are unaffected,
+        and a new loop (e.g. the next ``asyncio.run``) gets a fresh channel.
+        """
+        with self._lock:
+            channel = self._channels.get(asyncio.get_running_loop())
+        if channel is not None:
+            await channel.close(grace)
 
     def get_state(self, try_to_connect: bool = False) -> grpc.ChannelConnectivity:
         return self._current("get_state").get_state(try_to_connect)
