@@ -50,6 +50,14 @@ def _bad(base: str, source: str, problem: str) -> ClarifaiConfigError:
 
 
 def _split(base: str, source: str) -> tuple[str, Optional[int]]:
+    if "@" in base:
+        # 'user:password@host' may hold a secret: never repeat the part before '@'.
+        shown = "<redacted>@" + base.rsplit("@", 1)[1]
+        raise _bad(
+            shown, source,
+            "it has a user or password ('...@'); gRPC takes only host and port, and credentials go "
+            "in auth=Auth.from_pat(...) / Auth.from_api_key(...)",
+        )
     if base != base.strip() or any(ch.isspace() for ch in base):
         raise _bad(base, source, "it contains whitespace")
     if "://" in base:
@@ -72,6 +80,10 @@ def _split(base: str, source: str) -> tuple[str, Optional[int]]:
             raise _bad(base, source, "unexpected text after ']'")
         return host, _port(rest[1:], base, source)
     if base.count(":") > 1:
+        try:
+            ipaddress.IPv6Address(base)
+        except ValueError:
+            raise _bad(base, source, "it has more than one ':'") from None
         raise _bad(base, source, "an IPv6 address must be written in brackets, e.g. '[::1]:18080'")
     host, sep, port_text = base.partition(":")
     if not host or not _HOST_RE.match(host):

@@ -83,6 +83,12 @@ class ChannelDefaults:
             value = getattr(self, name)
             if not _is_number(value) or not value > 0 or value == float("inf"):
                 raise ClarifaiConfigError(f"{name} must be a positive number, not {value!r}")
+        for name in ("retry_initial_backoff", "retry_max_backoff"):
+            if getattr(self, name) < 0.001:
+                raise ClarifaiConfigError(
+                    f"{name} must be at least 0.001 s (gRPC counts backoff in whole milliseconds and "
+                    f"rejects 0), not {getattr(self, name)!r}"
+                )
         if self.retry_initial_backoff > self.retry_max_backoff:
             raise ClarifaiConfigError(
                 f"retry_initial_backoff ({self.retry_initial_backoff}) must not exceed "
