@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["MethodRule", "method_rules", "rule_for"]
 
 _APP_PLACEHOLDER = "{user_app_id.app_id}"
 
 
-@dataclass(frozen=True)
-class MethodRule:
+class MethodRule(NamedTuple):
     """What a V2 method demands of the credentials."""
 
     name: str

@@ -6,8 +6,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from clarifai_client.errors import ClarifaiConfigError
 
@@ -22,8 +21,7 @@ _HOST_RE = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$")
 _FORM = "'host' or 'host:port' (e.g. 'api.clarifai.com', 'localhost:18080', '[::1]:18080')"
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """A validated host and port."""
 
     host: str

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 import grpc
@@ -18,7 +17,6 @@ SERVICE_NAME = "clarifai.api.V2"
 REQUEST_ID_PREFIX_KEY = "x-clarifai-request-id-prefix"
 
 
-@dataclass(frozen=True)
 class ChannelDefaults:
     """Everything a factory channel does unless the caller says otherwise.
 
@@ -44,22 +42,88 @@ class ChannelDefaults:
         request_id_prefix: sent as ``x-clarifai-request-id-prefix`` metadata on every call.
     """
 
-    max_send_message_length: int = GIB
-    max_receive_message_length: int = GIB
-    retry_max_attempts: int = 5
-    retry_initial_backoff: float = 0.01
-    retry_max_backoff: float = 5.0
-    retry_backoff_multiplier: float = 2.0
-    retry_status_codes: tuple[str, ...] = ("UNAVAILABLE",)
-    default_timeout: Optional[float] = 120.0
-    throttle_retries: int = 3
-    throttle_initial_backoff: float = 0.5
-    throttle_max_backoff: float = 8.0
-    user_agent: str = f"clarifai-client/{__version__}"
-    request_id_prefix: str = f"clarifai-client-{__version__}"
-    extra_options: tuple[tuple[str, Any], ...] = field(default=())
+    __slots__ = (
+        "default_timeout",
+        "extra_options",
+        "max_receive_message_length",
+        "max_send_message_length",
+        "request_id_prefix",
+        "retry_backoff_multiplier",
+        "retry_initial_backoff",
+        "retry_max_attempts",
+        "retry_max_backoff",
+        "retry_status_codes",
+        "throttle_initial_backoff",
+        "throttle_max_backoff",
+        "throttle_retries",
+        "user_agent",
+    )
 
-    def __post_init__(self) -> None:
+    # A plain class rather than a dataclass: it is built at import time, and a frozen dataclass
+    # of this size costs several milliseconds of every process's start-up (benchmarks/ (d)).
+    def __init__(
+        self,
+        *,
+        max_send_message_length: int = GIB,
+        max_receive_message_length: int = GIB,
+        retry_max_attempts: int = 5,
+        retry_initial_backoff: float = 0.01,
+        retry_max_backoff: float = 5.0,
+        retry_backoff_multiplier: float = 2.0,
+        retry_status_codes: tuple[str, ...] = ("UNAVAILABLE",),
+        default_timeout: Optional[float] = 120.0,
+        throttle_retries: int = 3,
+        throttle_initial_backoff: float = 0.5,
+        throttle_max_backoff: float = 8.0,
+        user_agent: str = f"clarifai-client/{__version__}",
+        request_id_prefix: str = f"clarifai-client-{__version__}",
+        extra_options: tuple[tuple[str, Any], ...] = (),
+    ) -> None:
+        values = locals()
+        for name in self.__slots__:
+            object.__setattr__(self, name, values[name])
+        self._validate()
+
+    max_send_message_length: int
+    max_receive_message_length: int
+    retry_max_attempts: int
+    retry_initial_backoff: float
+    retry_max_backoff: float
+    retry_backoff_multiplier: float
+    retry_status_codes: tuple[str, ...]
+    default_timeout: Optional[float]
+    throttle_retries: int
+    throttle_initial_backoff: float
+    throttle_max_backoff: float
+    user_agent: str
+    request_id_prefix: str
+    extra_options: tuple[tuple[str, Any], ...]
+
+    def _as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"ChannelDefaults is immutable; use .replace({name}=...) for a changed copy")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("ChannelDefaults is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ChannelDefaults):
+            return NotImplemented
+        return self._as_dict() == other._as_dict()
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._as_dict().items()))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in self._as_dict().items())
+        return f"ChannelDefaults({fields})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self._as_dict(),))
+
+    def _validate(self) -> None:
         for name in ("max_send_message_length", "max_receive_message_length"):
             value = getattr(self, name)
             if not _is_int(value) or (value <= 0 and value != -1):
@@ -120,7 +184,12 @@ class ChannelDefaults:
 
     def replace(self, **changes: Any) -> ChannelDefaults:
         """A copy with some fields changed."""
-        return replace(self, **changes)
+        unknown = sorted(set(changes) - set(self.__slots__))
+        if unknown:
+            raise ClarifaiConfigError(
+                f"ChannelDefaults has no field {unknown[0]!r}; fields: {', '.join(sorted(self.__slots__))}"
+            )
+        return ChannelDefaults(**{**self._as_dict(), **changes})
 
     def service_config(self) -> str:
         """The gRPC service config (JSON) that carries the transparent retry policy."""
@@ -164,5 +233,9 @@ def _duration(seconds: float) -> str:
 
 
 _STATUS_NAMES = frozenset(code.name for code in grpc.StatusCode if code is not grpc.StatusCode.OK)
+
+def _rebuild(values: dict[str, Any]) -> ChannelDefaults:
+    return ChannelDefaults(**values)
+
 
 DEFAULTS = ChannelDefaults()

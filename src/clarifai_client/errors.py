@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Any, Optional, TypeVar
 
 import grpc
@@ -64,16 +63,36 @@ def _code_name(code: int) -> str:
     return _code_names().get(code, f"UNKNOWN_STATUS_{code}")
 
 
-@dataclass(frozen=True)
 class ItemFailure:
-    """One failed item of a batch response (an output or input whose own status is not SUCCESS)."""
+    """One failed item of a batch response (an output or input whose own status is not SUCCESS).
 
-    kind: str  # "output", "input", ...
-    index: int
-    id: str
-    code: int
-    code_name: str
-    description: str
+    Attributes: ``kind`` ("input", "output", ...), ``index`` in the response, ``id``, ``code``,
+    ``code_name``, ``description``.
+    """
+
+    __slots__ = ("code", "code_name", "description", "id", "index", "kind")
+
+    def __init__(self, kind: str, index: int, id: str, code: int, code_name: str, description: str) -> None:
+        self.kind = kind
+        self.index = index
+        self.id = id
+        self.code = code
+        self.code_name = code_name
+        self.description = description
+
+    def _key(self) -> tuple[str, int, str, int, str, str]:
+        return (self.kind, self.index, self.id, self.code, self.code_name, self.description)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ItemFailure) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return "ItemFailure(kind={!r}, index={!r}, id={!r}, code={!r}, code_name={!r}, description={!r})".format(
+            *self._key()
+        )
 
     def __str__(self) -> str:
         ident = f"id={self.id!r}" if self.id else f"#{self.index}"
