@@ -188,3 +188,22 @@ def test_repr_shows_target_and_masked_auth(server: RecordingServer) -> None:
     text = repr(channel)
     assert server.address in text and "api_key" in text and KEY not in text
     channel.close()
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), 0, -1, "5"])
+def test_default_timeout_must_be_positive_and_finite(value: object) -> None:
+    with pytest.raises(ClarifaiConfigError, match="default_timeout"):
+        ClarifaiChannel.get_insecure_grpc_channel("localhost:1", default_timeout=value)  # type: ignore[arg-type]
+
+
+def test_query_in_base_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ValueError, match="query") as info:
+        ClarifaiChannel.get_insecure_grpc_channel("127.0.0.1:1?key=ZZSECRETzz")
+    assert "ZZSECRET" not in str(info.value)
+
+
+def test_plaintext_server_behind_a_tls_channel_gets_a_plaintext_hint(server: RecordingServer) -> None:
+    with ClarifaiChannel.get_grpc_channel(server.address, default_timeout=5) as channel:
+        with pytest.raises(clarifai_client.ClarifaiRpcError) as info:
+            service_pb2_grpc.V2Stub(channel).ListInputs(service_pb2.ListInputsRequest())
+    assert "plaintext" in str(info.value) and "get_insecure_grpc_channel" in str(info.value)

@@ -82,3 +82,35 @@ def test_module_entry_point_runs() -> None:
                           capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert "#" in done.stdout and "color-recognition" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--timeout", "inf"], "--timeout must be a positive, finite number"),
+        (["--timeout", "nan"], "--timeout must be a positive, finite number"),
+        (["--timeout", "0"], "--timeout must be a positive, finite number"),
+        (["--model-id", " "], "--model-id is empty"),
+        (["--insecure"], "--insecure needs --base"),
+    ],
+)
+def test_bad_options_are_one_line_errors(argv: list[str], message: str) -> None:
+    code, out, err = run("predict", str(SAMPLE), *argv)
+    assert code == 1 and out == "" and message in err
+
+
+def test_directory_is_named_as_a_directory(tmp_path: Path) -> None:
+    code, _, err = run("predict", str(tmp_path))
+    assert code == 1 and "is a directory" in err
+
+
+def test_base_and_insecure_reach_a_server_started_separately(monkeypatch: pytest.MonkeyPatch) -> None:
+    from clarifai_client.testing import LocalV2Server
+
+    with LocalV2Server() as server:
+        monkeypatch.setenv("CLARIFAI_API_KEY", server.api_key)
+        code, out, err = run("predict", str(SAMPLE), "--base", server.address, "--insecure",
+                             "--model-id", "color-recognition")
+        assert code == 0, err
+        assert f"color-recognition on {server.address}" in out and "SkyBlue" in out
+        assert [c.method for c in server.calls] == ["PostModelOutputs"]

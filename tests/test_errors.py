@@ -87,3 +87,8 @@ def test_rpc_error_is_still_a_grpc_rpc_error() -> None:
     assert isinstance(err, grpc.RpcError) and isinstance(err, ClarifaiError)
     assert err.code() is grpc.StatusCode.UNAVAILABLE and err.details() == "connection refused"
     assert str(err) == "ListInputs: gRPC UNAVAILABLE: connection refused. Could not reach x"
+
+
+def test_raise_for_status_rejects_non_responses_clearly() -> None:
+    with pytest.raises(TypeError, match="Clarifai response message"):
+        raise_for_status(None)

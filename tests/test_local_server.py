@@ -534,3 +534,11 @@ def test_module_serves_until_interrupted() -> None:
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+@pytest.mark.parametrize("port", [-1, 65536, 99999, "80", True])
+def test_out_of_range_ports_are_refused(port: object) -> None:
+    from clarifai_client import ClarifaiConfigError
+
+    with pytest.raises(ClarifaiConfigError, match="port must be an int in 0-65535"):
+        LocalV2Server(port=port)  # type: ignore[arg-type]

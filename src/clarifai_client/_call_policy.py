@@ -205,7 +205,12 @@ class CallPolicy:
                     "timeout= to the call, or set the channel's default_timeout."
                 )
         elif code == grpc.StatusCode.UNAVAILABLE:
-            if "certificate" in lowered or "ssl" in lowered or "handshake" in lowered or "tls" in lowered:
+            if "wrong_version_number" in lowered or "wrong version number" in lowered:
+                hint = (
+                    f"{self.target} answered the TLS handshake with plaintext: it is probably a "
+                    "plaintext (insecure) server. Use get_insecure_grpc_channel for it."
+                )
+            elif "certificate" in lowered or "ssl" in lowered or "handshake" in lowered or "tls" in lowered:
                 hint = (
                     f"TLS certificate verification of {self.target} failed. If the server uses "
                     "a private CA, pass root_certificates_path='ca.pem' to the channel factory or "

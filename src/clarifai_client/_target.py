@@ -56,6 +56,10 @@ def _split(base: str, source: str) -> tuple[str, Optional[int]]:
             "it has a user or password ('...@'); gRPC takes only host and port, and credentials go "
             "in auth=Auth.from_pat(...) / Auth.from_api_key(...)",
         )
+    if "?" in base or "#" in base:
+        # A query or fragment may carry a token: never repeat it.
+        shown = re.split(r"[?#]", base, maxsplit=1)[0] + "<redacted>"
+        raise _bad(shown, source, "it has a query or fragment ('?...' / '#...'); gRPC takes only host and port")
     if base != base.strip() or any(ch.isspace() for ch in base):
         raise _bad(base, source, "it contains whitespace")
     if "://" in base:

@@ -146,7 +146,7 @@ class Auth:
         user = user_id if user_id is not None else get(ENV_USER_ID)
         app = app_id if app_id is not None else get(ENV_APP_ID)
         if pat is not None:
-            return cls.from_pat(pat, user_id=user or "me", app_id=app)
+            return cls.from_pat(pat, user_id=user, app_id=app)
         if api_key is not None:
             return cls.from_api_key(api_key)
         env_pat = get(ENV_PAT)
@@ -154,7 +154,7 @@ class Auth:
             token = clean_token(
                 env_pat, f"Personal Access Token in {ENV_PAT}", f"Set {ENV_PAT} to your PAT."
             )
-            return cls.from_pat(token, user_id=user or "me", app_id=app)
+            return cls.from_pat(token, user_id=user, app_id=app)
         env_key = get(ENV_API_KEY)
         if env_key is not None:
             return cls.from_api_key(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -43,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--user-id", default="clarifai", help="owner of the model (default: clarifai)")
     predict.add_argument("--app-id", default="main", help="app of the model (default: main)")
     predict.add_argument("--local", action="store_true", help="use the local server even if credentials are set")
+    predict.add_argument("--base", help="API host or host:port (default: CLARIFAI_GRPC_BASE, else api.clarifai.com)")
+    predict.add_argument("--insecure", action="store_true",
+                         help="plaintext gRPC to --base (e.g. a server from `python -m clarifai_client.testing`)")
     predict.add_argument("--top", type=int, default=10, help="rows to show (default: 10)")
     predict.add_argument("--timeout", type=float, default=60.0, help="deadline in seconds (default: 60)")
     predict.add_argument("--json", action="store_true", help="print machine-readable JSON")
@@ -51,9 +55,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _read_image(image: str) -> tuple[Optional[bytes], Optional[str]]:
     """Return (bytes, None) for a file or (None, url) for an http(s) URL, checked before any I/O."""
-    if image.startswith(("http://", "https://")):
+    if image.lower().startswith(("http://", "https://")):
         return None, image
     path = Path(image)
+    if path.is_dir():
+        raise CliError(f"{image} is a directory; give the path of one image file")
     if not path.is_file():
         raise CliError(f"image file not found: {image} (give a path to a JPEG/PNG file or an http(s):// URL)")
     size = path.stat().st_size
@@ -65,12 +71,13 @@ def _read_image(image: str) -> tuple[Optional[bytes], Optional[str]]:
 
 
 @contextlib.contextmanager
-def _channel(local: bool) -> Iterator[tuple[grpc.Channel, Auth, str]]:
+def _channel(local: bool, base: Optional[str], insecure: bool) -> Iterator[tuple[grpc.Channel, Auth, str]]:
     """Yield (channel, auth, where) for the real API, or for a local server started here."""
     if not local:
         auth = Auth.from_env()
-        with ClarifaiChannel.get_grpc_channel(auth=auth) as channel:
-            yield channel, auth, "the Clarifai API"
+        factory = ClarifaiChannel.get_insecure_grpc_channel if insecure else ClarifaiChannel.get_grpc_channel
+        with factory(base, auth=auth) as channel:
+            yield channel, auth, base or os.environ.get("CLARIFAI_GRPC_BASE") or "the Clarifai API"
         return
     try:
         from clarifai_client.testing import LocalV2Server
@@ -89,8 +96,12 @@ def _predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     if args.top < 1:
         raise CliError("--top must be at least 1")
-    if args.timeout <= 0:
-        raise CliError("--timeout must be a positive number of seconds")
+    if not 0 < args.timeout < float("inf"):
+        raise CliError("--timeout must be a positive, finite number of seconds")
+    if args.model_id is not None and not args.model_id.strip():
+        raise CliError("--model-id is empty; leave it out for the default model")
+    if args.insecure and not (args.base or os.environ.get("CLARIFAI_GRPC_BASE")):
+        raise CliError("--insecure needs --base host:port (or CLARIFAI_GRPC_BASE)")
     data, url = _read_image(args.image)
     local = args.local or not Auth.env_is_set()
     model_id = args.model_id or (LOCAL_MODEL if local else DEFAULT_MODEL)
@@ -101,7 +112,7 @@ def _predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             file=err,
         )
     image = resources_pb2.Image(base64=data) if data is not None else resources_pb2.Image(url=url or "")
-    with _channel(local) as (channel, auth, where):
+    with _channel(local, args.base, args.insecure) as (channel, auth, where):
         request = service_pb2.PostModelOutputsRequest(
             model_id=model_id,
             version_id=args.model_version_id,

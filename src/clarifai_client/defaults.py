@@ -130,9 +130,12 @@ class ChannelDefaults:
                 raise ClarifaiConfigError(
                     f"{name} must be a positive number of bytes (or -1 for no limit), not {value!r}"
                 )
-        if self.default_timeout is not None and not (_is_number(self.default_timeout) and self.default_timeout > 0):
+        if self.default_timeout is not None and not (
+            _is_number(self.default_timeout) and 0 < self.default_timeout < float("inf")
+        ):
             raise ClarifaiConfigError(
-                f"default_timeout must be a positive number of seconds or None, not {self.default_timeout!r}"
+                "default_timeout must be a positive, finite number of seconds, or None for no deadline, "
+                f"not {self.default_timeout!r}"
             )
         if not _is_int(self.throttle_retries) or self.throttle_retries < 0:
             raise ClarifaiConfigError(f"throttle_retries must be an int >= 0, not {self.throttle_retries!r}")

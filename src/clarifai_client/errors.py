@@ -171,7 +171,12 @@ def raise_for_status(response: R, method: Optional[str] = None) -> R:
 
     MIXED_STATUS raises too, naming each failed item (id and code); ``err.response`` keeps the rest.
     """
-    if response.status.code == SUCCESS:  # type: ignore[attr-defined]
+    status = getattr(response, "status", None)
+    if status is None or not hasattr(status, "code"):
+        raise TypeError(
+            f"raise_for_status() takes a Clarifai response message (with a .status), not {type(response).__name__}"
+        )
+    if status.code == SUCCESS:
         return response
     raise ClarifaiStatusError(response, method=method)
 

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Optional
 
+from clarifai_client.errors import ClarifaiConfigError
 from clarifai_client.testing._models import COLOR_MODEL_ID, TEXT_MODEL_ID
 from clarifai_client.testing._server import LocalV2Server
 
@@ -20,12 +21,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         description="Serve an in-memory Clarifai V2 API (plaintext gRPC) for local tests.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one")
+    parser.add_argument("--port", type=int, default=0, help="TCP port (default: 0, which picks a free one)")
     args = parser.parse_args(argv)
-    server = LocalV2Server(host=args.host, port=args.port)
     try:
+        server = LocalV2Server(host=args.host, port=args.port)
         server.start()
-    except OSError as exc:
+    except (OSError, ClarifaiConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     lines = [

@@ -9,6 +9,7 @@ from typing import Optional
 
 import grpc
 
+from clarifai_client.errors import ClarifaiConfigError
 from clarifai_client.grpc.api import resources_pb2
 from clarifai_client.testing._auth import Credentials
 from clarifai_client.testing._calls import CallLog, RecordedCall
@@ -65,6 +66,10 @@ class LocalV2Server:
         pats: Optional[Mapping[str, str]] = None,
         max_workers: int = 10,
     ) -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ClarifaiConfigError(f"port must be an int in 0-65535 (0 picks a free port), not {port!r}")
+        if not isinstance(host, str) or not host or any(ch.isspace() for ch in host):
+            raise ClarifaiConfigError(f"host must be a host name or IP address such as '127.0.0.1', not {host!r}")
         if api_keys is None:
             api_keys = {DEFAULT_API_KEY: (DEFAULT_USER_ID, DEFAULT_APP_ID)}
         if pats is None:
