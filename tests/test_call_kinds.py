@@ -333,7 +333,7 @@ def test_default_deadline_only_for_unary_unary(
     (call,) = server.calls_to(kind.method)
     remaining = _deadline(call)
     if kind.name == "unary_unary":
-        assert remaining is not None and 20 < remaining < 30.5
+        assert remaining is not None and 20 < remaining < 31.5
     else:
         assert remaining is None
 
@@ -349,7 +349,7 @@ def test_built_in_default_deadline(
     if kind.name == "unary_unary":
         assert (
             remaining is not None
-            and DEFAULTS.default_timeout - 10 < remaining < DEFAULTS.default_timeout + 0.5
+            and DEFAULTS.default_timeout - 10 < remaining < DEFAULTS.default_timeout + 1.5
         )
     else:
         assert remaining is None
@@ -362,7 +362,7 @@ def test_explicit_timeout_for_every_kind(
     flavour.call(server, kind, _requests(kind), default_timeout=None, call_kw={"timeout": 7})
     (call,) = server.calls_to(kind.method)
     remaining = _deadline(call)
-    assert remaining is not None and 5 < remaining < 7.5  # the wire rounds the timeout up a bit
+    assert remaining is not None and 5 < remaining < 8.5  # the wire may round up to whole seconds
 
 
 def test_no_deadline_when_default_timeout_is_none(

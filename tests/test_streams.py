@@ -2,8 +2,9 @@
 
 Each scenario runs through a small adapter (``flavour``) over a sync channel or an aio channel (in
 ``asyncio.run``), for both response-streaming kinds, against a RecordingServer on 127.0.0.1:0.
-Cancellation is checked on the server (its ``cancelled`` event, set by ``context.add_callback``)
-while the client's channel is still open, so closing the channel cannot be what cancelled it.
+Cancellation is checked on the server: a handler blocked mid-stream sees its RPC end (through
+``context.add_callback``) before it returns, which only the client's cancellation can cause; and it is
+checked while the client's channel is still open, so closing the channel cannot be what cancelled it.
 """
 
 from __future__ import annotations
@@ -47,11 +48,36 @@ def _words(responses: list[Any]) -> list[str]:
     return [r.status.description for r in responses]
 
 
-def hang_until_cancelled(context: grpc.ServicerContext) -> None:
-    """Block a handler until its RPC ends; only the client's cancellation can end it early."""
-    ended = threading.Event()
-    context.add_callback(ended.set)
-    ended.wait(WAIT)
+class Probe:
+    """Watches one RPC from its handler's first line: did the RPC end before the handler finished?
+
+    While a handler still runs, only a cancellation can end its RPC; the streaming wrapper below
+    marks ``finished`` when the handler returns normally.
+    """
+
+    def __init__(self, context: grpc.ServicerContext, saw_cancel: threading.Event) -> None:
+        self.finished = False
+        self.ended = threading.Event()
+        self.saw_cancel = saw_cancel
+        if not context.add_callback(self._on_end):  # already over
+            self._on_end()
+
+    def _on_end(self) -> None:
+        if not self.finished:
+            self.saw_cancel.set()
+        self.ended.set()
+
+    def hang(self) -> None:
+        """Block until the RPC ends (bounded by WAIT)."""
+        self.ended.wait(WAIT)
+
+
+Handler = Callable[[grpc.ServicerContext, Probe], Iterator[Any]]
+
+
+@dataclass
+class StreamServer(RecordingServer):
+    saw_cancel: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -64,7 +90,7 @@ class Outcome:
 class Flavour:
     name = ""
 
-    def consume(self, server: RecordingServer, kind: str, *, helper: bool, stop_after: int = 0,
+    def consume(self, server: StreamServer, kind: str, *, helper: bool, stop_after: int = 0,
                 how: str = "") -> Outcome:
         """Read the stream (through the helper or raw); stop after ``stop_after`` messages if > 0."""
         raise NotImplementedError
@@ -81,7 +107,7 @@ class Flavour:
 class SyncFlavour(Flavour):
     name = "sync"
 
-    def consume(self, server: RecordingServer, kind: str, *, helper: bool, stop_after: int = 0,
+    def consume(self, server: StreamServer, kind: str, *, helper: bool, stop_after: int = 0,
                 how: str = "") -> Outcome:
         out = Outcome()
         with ClarifaiChannel.get_insecure_grpc_channel(server.address) as channel:
@@ -97,14 +123,14 @@ class SyncFlavour(Flavour):
             except Exception as err:
                 out.error = err
             if stop_after or out.error is not None:
-                out.server_saw_cancel = server.cancelled.wait(WAIT)
+                out.server_saw_cancel = server.saw_cancel.wait(WAIT)
         return out
 
 
 class AioFlavour(Flavour):
     name = "aio"
 
-    def consume(self, server: RecordingServer, kind: str, *, helper: bool, stop_after: int = 0,
+    def consume(self, server: StreamServer, kind: str, *, helper: bool, stop_after: int = 0,
                 how: str = "cancel") -> Outcome:
         out = Outcome()
 
@@ -142,7 +168,9 @@ class AioFlavour(Flavour):
                 if how == "break" and helper:
                     del stream  # the loop's async-generator hook closes it, which cancels the call
                 if stop_after or out.error is not None:
-                    out.server_saw_cancel = await loop.run_in_executor(None, server.cancelled.wait, WAIT)
+                    out.server_saw_cancel = await loop.run_in_executor(
+                        None, server.saw_cancel.wait, WAIT
+                    )
 
         asyncio.run(main())
         return out
@@ -159,17 +187,21 @@ def kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[..., RecordingServer]]:
-    servers: list[RecordingServer] = []
+def serve() -> Iterator[Callable[..., StreamServer]]:
+    servers: list[StreamServer] = []
 
-    def start(kind: str, handler: Callable[[grpc.ServicerContext], Iterator[Any]]) -> RecordingServer:
+    def start(kind: str, handler: Handler) -> StreamServer:
+        saw_cancel = threading.Event()
+
         def streaming(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            probe = Probe(context, saw_cancel)
             if kind == "stream_stream":
                 for _ in request:  # read the client's stream to its end
                     pass
-            yield from handler(context)
+            yield from handler(context, probe)
+            probe.finished = True
 
-        server = RecordingServer(handlers={STREAM_KINDS[kind]: streaming}).start()
+        server = StreamServer(handlers={STREAM_KINDS[kind]: streaming}, saw_cancel=saw_cancel).start()
         servers.append(server)
         return server
 
@@ -182,9 +214,9 @@ def serve() -> Iterator[Callable[..., RecordingServer]]:
 
 
 @pytest.mark.parametrize("helper", [True, False], ids=["helper", "raw"])
-def test_all_messages_arrive(flavour: Flavour, kind: str, serve: Callable[..., RecordingServer],
+def test_all_messages_arrive(flavour: Flavour, kind: str, serve: Callable[..., StreamServer],
                              helper: bool) -> None:
-    def words(_context: grpc.ServicerContext) -> Iterator[Any]:
+    def words(_context: grpc.ServicerContext, _probe: Probe) -> Iterator[Any]:
         yield from (_ok(w) for w in ("the", "quick", "fox"))
 
     outcome = flavour.consume(serve(kind, words), kind, helper=helper)
@@ -195,14 +227,14 @@ def test_all_messages_arrive(flavour: Flavour, kind: str, serve: Callable[..., R
 # -- mid-stream faults -----------------------------------------------------------------------
 
 
-def _abort_after_two(context: grpc.ServicerContext) -> Iterator[Any]:
+def _abort_after_two(context: grpc.ServicerContext, _probe: Probe) -> Iterator[Any]:
     yield _ok("one")
     yield _ok("two")
     context.abort(grpc.StatusCode.INTERNAL, "model crashed")
 
 
 def test_abort_after_two_messages_raw(flavour: Flavour, kind: str,
-                                      serve: Callable[..., RecordingServer]) -> None:
+                                      serve: Callable[..., StreamServer]) -> None:
     outcome = flavour.consume(serve(kind, _abort_after_two), kind, helper=False)
     assert _words(outcome.messages) == ["one", "two"]
     err = outcome.error
@@ -212,7 +244,7 @@ def test_abort_after_two_messages_raw(flavour: Flavour, kind: str,
 
 
 def test_abort_after_two_messages_helper(flavour: Flavour, kind: str,
-                                         serve: Callable[..., RecordingServer]) -> None:
+                                         serve: Callable[..., StreamServer]) -> None:
     outcome = flavour.consume(serve(kind, _abort_after_two), kind, helper=True)
     assert _words(outcome.messages) == ["one", "two"]
     err = outcome.error
@@ -225,13 +257,13 @@ def test_abort_after_two_messages_helper(flavour: Flavour, kind: str,
 
 
 def test_in_band_failure_raises_with_code_and_req_id_and_cancels(
-    flavour: Flavour, kind: str, serve: Callable[..., RecordingServer]
+    flavour: Flavour, kind: str, serve: Callable[..., StreamServer]
 ) -> None:
-    def busy_after_one(context: grpc.ServicerContext) -> Iterator[Any]:
+    def busy_after_one(context: grpc.ServicerContext, probe: Probe) -> Iterator[Any]:
         yield _ok("one")
         yield status_response(service_pb2.MultiOutputResponse, MODEL_BUSY, "Model is busy",
                               req_id="req-42")
-        hang_until_cancelled(context)
+        probe.hang()
         yield _ok("never read")
 
     outcome = flavour.consume(serve(kind, busy_after_one), kind, helper=True)
@@ -246,9 +278,9 @@ def test_in_band_failure_raises_with_code_and_req_id_and_cancels(
 
 
 def test_in_band_failure_passes_through_without_helper(
-    flavour: Flavour, kind: str, serve: Callable[..., RecordingServer]
+    flavour: Flavour, kind: str, serve: Callable[..., StreamServer]
 ) -> None:
-    def busy(_context: grpc.ServicerContext) -> Iterator[Any]:
+    def busy(_context: grpc.ServicerContext, _probe: Probe) -> Iterator[Any]:
         yield status_response(service_pb2.MultiOutputResponse, MODEL_BUSY, "Model is busy")
         yield _ok("after")
 
@@ -260,15 +292,15 @@ def test_in_band_failure_passes_through_without_helper(
 # -- cancellation ----------------------------------------------------------------------------
 
 
-def _one_then_hang(context: grpc.ServicerContext) -> Iterator[Any]:
+def _one_then_hang(context: grpc.ServicerContext, probe: Probe) -> Iterator[Any]:
     yield _ok("one")
-    hang_until_cancelled(context)
+    probe.hang()
     yield _ok("too late")
 
 
 @pytest.mark.parametrize("helper", [True, False], ids=["helper", "raw"])
 def test_stopping_early_cancels_the_rpc(flavour: Flavour, kind: str,
-                                        serve: Callable[..., RecordingServer], helper: bool) -> None:
+                                        serve: Callable[..., StreamServer], helper: bool) -> None:
     """Sync: ``break``. Aio: cancel the task reading the stream."""
     server = serve(kind, _one_then_hang)
     outcome = flavour.consume(server, kind, helper=helper, stop_after=1)
@@ -278,7 +310,7 @@ def test_stopping_early_cancels_the_rpc(flavour: Flavour, kind: str,
 
 
 def test_aio_break_out_of_the_helper_cancels_the_rpc(kind: str,
-                                                      serve: Callable[..., RecordingServer]) -> None:
+                                                      serve: Callable[..., StreamServer]) -> None:
     server = serve(kind, _one_then_hang)
     outcome = AioFlavour().consume(server, kind, helper=True, stop_after=1, how="break")
     assert _words(outcome.messages) == ["one"]

@@ -2,10 +2,12 @@
 
 grpc.aio channels belong to the event loop they were created in. This wrapper creates the real
 channel on first use inside a running loop, and one more per loop if the same object is used from
-another loop (e.g. a second ``asyncio.run``, or a loop in another thread), so it can be built
-anywhere, even at import time. ``close()`` closes the running loop's channel only: later calls in
-that loop fail as on a closed grpc.aio channel, and another loop gets a fresh one. Channels of loops
-that have been closed are dropped (and so closed by grpc) when a new loop binds.
+another loop (e.g. a second ``asyncio.run``), so it can be built anywhere, even at import time.
+Use one running loop at a time: grpc.aio (1.85) is not reliable with loops running at once in
+several threads (intermittent INTERNAL errors and aborts were seen in tests). ``close()`` closes
+the running loop's channel only: later calls in that loop fail as on a closed grpc.aio channel,
+and another loop gets a fresh one. Channels of loops that have been closed are dropped (and so
+closed by grpc) when a new loop binds.
 """
 
 from __future__ import annotations
@@ -309,7 +311,8 @@ class AioPolicyChannel(grpc.aio.Channel):
         self._policy = policy
         self._description = description
         self._channels: dict[asyncio.AbstractEventLoop, grpc.aio.Channel] = {}
-        self._lock = threading.Lock()  # loops in several threads may bind at once
+        self._closed_loops: set[asyncio.AbstractEventLoop] = set()  # close() was awaited there
+        self._lock = threading.Lock()
 
     @property
     def policy(self) -> CallPolicy:
@@ -320,8 +323,13 @@ class AioPolicyChannel(grpc.aio.Channel):
         with self._lock:
             channel = self._channels.get(loop)
             if channel is None:
+                if loop in self._closed_loops:
+                    # never bind anything to a closed grpc.aio channel (registering a method on
+                    # one is unsafe); multicallables made before close() raise the same error
+                    raise grpc.aio.UsageError("Channel is closed.")
                 for old in [old for old in self._channels if old.is_closed()]:
                     del self._channels[old]
+                self._closed_loops = {old for old in self._closed_loops if not old.is_closed()}
                 channel = self._make_channel()
                 self._channels[loop] = channel
             return channel
@@ -393,8 +401,10 @@ class AioPolicyChannel(grpc.aio.Channel):
         Later calls in this loop raise as on a closed grpc.aio channel; other loops are unaffected,
         and a new loop (e.g. the next ``asyncio.run``) gets a fresh channel.
         """
+        loop = asyncio.get_running_loop()
         with self._lock:
-            channel = self._channels.get(asyncio.get_running_loop())
+            channel = self._channels.pop(loop, None)
+            self._closed_loops.add(loop)
         if channel is not None:
             await channel.close(grace)
 
