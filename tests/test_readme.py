@@ -21,9 +21,7 @@ TIMEOUT = 60
 
 # Sections whose blocks talk to the real API (api.clarifai.com, a real PAT) or are fragments that
 # continue another block. Prefer the in-README marker for new cases.
-NOT_RUNNABLE = {
-    "Calling the API": "talks to api.clarifai.com with a real PAT (PAT and IMAGE_URL are placeholders)",
-}
+NOT_RUNNABLE: dict[str, str] = {}
 REQUIRED_SECTIONS = ("asyncio", "Streaming")
 
 _FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.M | re.S)
