@@ -22,7 +22,7 @@ import grpc
 import grpc.aio
 
 from clarifai_client._call_policy import THROTTLED, CallPolicy
-from clarifai_client._method_rules import rule_for
+from clarifai_client._method_rules import LazyRule
 
 __all__ = ["AioPolicyChannel"]
 
@@ -133,14 +133,14 @@ class _AioUnaryUnaryCall:
         return getattr(self._call, name)
 
 
-class _AioUnaryUnary(_UnaryUnaryBase):
-    __slots__ = ("bound", "name", "policy", "rule")
+class _AioUnaryUnary(LazyRule, _UnaryUnaryBase):
+    __slots__ = ("_path", "_rule_cache", "bound", "policy")
 
     def __init__(self, bound: _Bound, method: str, policy: CallPolicy) -> None:
         self.bound = bound
         self.policy = policy
-        self.rule = rule_for(method)
-        self.name = self.rule.name or method
+        self._path = method
+        self._rule_cache = None
 
     def __call__(
         self,
@@ -186,16 +186,16 @@ def _filled(requests: Any, user_app_id: Any) -> Any:
     return filled()
 
 
-class _AioStreaming:
+class _AioStreaming(LazyRule):
     """Shared body of the three streaming kinds: no default deadline, calls returned as they are."""
 
-    __slots__ = ("bound", "name", "policy", "rule")
+    __slots__ = ("_path", "_rule_cache", "bound", "policy")
 
     def __init__(self, bound: _Bound, method: str, policy: CallPolicy) -> None:
         self.bound = bound
         self.policy = policy
-        self.rule = rule_for(method)
-        self.name = self.rule.name or method
+        self._path = method
+        self._rule_cache = None
 
     def _call(
         self,

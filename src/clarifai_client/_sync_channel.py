@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import grpc
 
 from clarifai_client._call_policy import THROTTLED, CallPolicy
-from clarifai_client._method_rules import MethodRule, rule_for
+from clarifai_client._method_rules import LazyRule, MethodRule
 
 __all__ = ["PolicyChannel"]
 
@@ -25,16 +25,16 @@ else:
     _StreamStreamBase = grpc.StreamStreamMultiCallable
 
 
-class _UnaryUnary(_UnaryUnaryBase):
-    __slots__ = ("_inner", "_method", "_policy", "_rule")
+class _UnaryUnary(LazyRule, _UnaryUnaryBase):
+    __slots__ = ("_inner", "_path", "_policy", "_rule_cache")
 
     def __init__(
         self, inner: _UnaryUnaryBase, method: str, policy: CallPolicy
     ) -> None:
         self._inner = inner
-        self._method = method
+        self._path = method
         self._policy = policy
-        self._rule: MethodRule = rule_for(method)
+        self._rule_cache = None
 
     def __call__(
         self,
@@ -80,7 +80,7 @@ class _UnaryUnary(_UnaryUnaryBase):
         compression: Any = None,
     ) -> Any:
         policy = self._policy
-        policy.check_request(self._rule, request)
+        policy.check_request(self.rule, request)
         if timeout is None:
             timeout = policy.default_timeout
         return self._inner.future(
@@ -104,7 +104,7 @@ class _UnaryUnary(_UnaryUnaryBase):
         with_call: bool,
     ) -> Any:
         policy = self._policy
-        policy.check_request(self._rule, request)
+        policy.check_request(self.rule, request)
         md = policy.merge_metadata(metadata)
         if timeout is None:
             timeout = policy.default_timeout
@@ -114,7 +114,7 @@ class _UnaryUnary(_UnaryUnaryBase):
             try:
                 result = fn(request, timeout, md, credentials, wait_for_ready, compression)
             except grpc.RpcError as err:
-                raise policy.translate(err, self._rule.name or self._method, timeout) from err
+                raise policy.translate(err, self.name, timeout) from err
             response = result[0] if with_call else result
             if response.status.code != THROTTLED or not policy.throttle_retries:
                 return result if with_call else (result, None)
@@ -123,21 +123,22 @@ class _UnaryUnary(_UnaryUnaryBase):
             delay = policy.throttle_delay(attempt, remaining)
             if delay is None:
                 return result if with_call else (result, None)
-            policy.log_throttle(self._rule.name or self._method, attempt, delay)
+            policy.log_throttle(self.name, attempt, delay)
             time.sleep(delay)
             if deadline is not None:
                 timeout = max(deadline - time.monotonic(), 0.001)
 
 
-class _UnaryStream(_UnaryStreamBase):
-    __slots__ = ("_inner", "_policy", "_rule")
+class _UnaryStream(LazyRule, _UnaryStreamBase):
+    __slots__ = ("_inner", "_path", "_policy", "_rule_cache")
 
     def __init__(
         self, inner: _UnaryStreamBase, method: str, policy: CallPolicy
     ) -> None:
         self._inner = inner
         self._policy = policy
-        self._rule = rule_for(method)
+        self._path = method
+        self._rule_cache = None
 
     def __call__(
         self,
@@ -148,7 +149,7 @@ class _UnaryStream(_UnaryStreamBase):
         wait_for_ready: bool | None = None,
         compression: Any = None,
     ) -> Any:
-        self._policy.check_request(self._rule, request)
+        self._policy.check_request(self.rule, request)
         return self._inner(
             request,
             timeout,
@@ -175,21 +176,21 @@ def _filled(requests: Iterable[Any], user_app_id: Any) -> Iterator[Any]:
         yield request
 
 
-class _StreamUnary(_StreamUnaryBase):
-    __slots__ = ("_inner", "_name", "_policy", "_rule")
+class _StreamUnary(LazyRule, _StreamUnaryBase):
+    __slots__ = ("_inner", "_path", "_policy", "_rule_cache")
 
     def __init__(
         self, inner: _StreamUnaryBase, method: str, policy: CallPolicy
     ) -> None:
         self._inner = inner
         self._policy = policy
-        self._rule = rule_for(method)
-        self._name = self._rule.name or method
+        self._path = method
+        self._rule_cache = None
 
     def _prepare(self, request_iterator: Any, metadata: Any) -> tuple[Any, Any]:
         policy = self._policy
-        policy.check_request(self._rule, None)
-        user_app_id = _pat_requests(policy, self._rule)
+        policy.check_request(self.rule, None)
+        user_app_id = _pat_requests(policy, self.rule)
         if user_app_id is not None:
             request_iterator = _filled(request_iterator, user_app_id)
         return request_iterator, policy.merge_metadata(metadata)
@@ -207,7 +208,7 @@ class _StreamUnary(_StreamUnaryBase):
         try:
             return self._inner(requests, timeout, md, credentials, wait_for_ready, compression)
         except grpc.RpcError as err:
-            raise self._policy.translate(err, self._name, timeout) from err
+            raise self._policy.translate(err, self.name, timeout) from err
 
     def with_call(
         self,
@@ -224,7 +225,7 @@ class _StreamUnary(_StreamUnaryBase):
                 requests, timeout, md, credentials, wait_for_ready, compression
             )
         except grpc.RpcError as err:
-            raise self._policy.translate(err, self._name, timeout) from err
+            raise self._policy.translate(err, self.name, timeout) from err
 
     def future(
         self,
@@ -239,15 +240,16 @@ class _StreamUnary(_StreamUnaryBase):
         return self._inner.future(requests, timeout, md, credentials, wait_for_ready, compression)
 
 
-class _StreamStream(_StreamStreamBase):
-    __slots__ = ("_inner", "_policy", "_rule")
+class _StreamStream(LazyRule, _StreamStreamBase):
+    __slots__ = ("_inner", "_path", "_policy", "_rule_cache")
 
     def __init__(
         self, inner: _StreamStreamBase, method: str, policy: CallPolicy
     ) -> None:
         self._inner = inner
         self._policy = policy
-        self._rule = rule_for(method)
+        self._path = method
+        self._rule_cache = None
 
     def __call__(
         self,
@@ -259,8 +261,8 @@ class _StreamStream(_StreamStreamBase):
         compression: Any = None,
     ) -> Any:
         policy = self._policy
-        policy.check_request(self._rule, None)
-        user_app_id = _pat_requests(policy, self._rule)
+        policy.check_request(self.rule, None)
+        user_app_id = _pat_requests(policy, self.rule)
         if user_app_id is not None:
             request_iterator = _filled(request_iterator, user_app_id)
         return self._inner(

@@ -11,7 +11,6 @@ from typing import Any, Optional, Union, cast
 import grpc
 import grpc.aio
 
-from clarifai_client._aio_channel import AioPolicyChannel
 from clarifai_client._call_policy import CallPolicy
 from clarifai_client._conflict import check_no_published_protos
 from clarifai_client._sync_channel import PolicyChannel
@@ -142,6 +141,8 @@ def _build(
             if credentials is not None:
                 return module.secure_channel(target.address, credentials, options=channel_options)
             return module.insecure_channel(target.address, options=channel_options)
+
+        from clarifai_client._aio_channel import AioPolicyChannel  # only asyncio users pay for it
 
         return AioPolicyChannel(make, policy, description)
     if credentials is not None:
