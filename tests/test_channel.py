@@ -207,3 +207,25 @@ def test_plaintext_server_behind_a_tls_channel_gets_a_plaintext_hint(server: Rec
         with pytest.raises(clarifai_client.ClarifaiRpcError) as info:
             service_pb2_grpc.V2Stub(channel).ListInputs(service_pb2.ListInputsRequest())
     assert "plaintext" in str(info.value) and "get_insecure_grpc_channel" in str(info.value)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), 0, -1, "5", True])
+def test_per_call_timeout_is_checked_before_io(server: RecordingServer, value: object) -> None:
+    with ClarifaiChannel.get_insecure_grpc_channel(server.address) as channel:
+        stub = service_pb2_grpc.V2Stub(channel)
+        with pytest.raises(ClarifaiConfigError, match="timeout must be a positive, finite number"):
+            stub.ListInputs(service_pb2.ListInputsRequest(), timeout=value)
+        with pytest.raises(ClarifaiConfigError, match="timeout must be"):
+            list(stub.GenerateModelOutputs(service_pb2.PostModelOutputsRequest(), timeout=value))
+
+    async def aio() -> None:
+        channel = ClarifaiChannel.get_aio_insecure_grpc_channel(server.address)
+        stub = service_pb2_grpc.V2Stub(channel)
+        with pytest.raises(ClarifaiConfigError, match="timeout must be"):
+            await stub.ListInputs(service_pb2.ListInputsRequest(), timeout=value)
+        await channel.close()
+
+    import asyncio
+
+    asyncio.run(aio())
+    assert server.calls == []

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import grpc
 import grpc.aio
 
-from clarifai_client._call_policy import THROTTLED, CallPolicy
+from clarifai_client._call_policy import THROTTLED, CallPolicy, checked_timeout
 from clarifai_client._method_rules import LazyRule
 
 __all__ = ["AioPolicyChannel"]
@@ -153,6 +153,7 @@ class _AioUnaryUnary(LazyRule, _UnaryUnaryBase):
         compression: Any = None,
     ) -> Any:
         policy = self.policy
+        timeout = checked_timeout(timeout)
         policy.check_request(self.rule, request)
         if timeout is None:
             timeout = policy.default_timeout
@@ -209,6 +210,7 @@ class _AioStreaming(LazyRule):
     ) -> Any:
         policy = self.policy
         rule = self.rule
+        timeout = checked_timeout(timeout)
         mc = self.bound.get(self.name)  # first: outside a running loop this raises, before any work
         if request_is_message:
             policy.check_request(rule, request)

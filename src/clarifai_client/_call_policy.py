@@ -24,7 +24,7 @@ from clarifai_client.errors import (
     PatRequiredError,
 )
 
-__all__ = ["THROTTLED", "CallPolicy"]
+__all__ = ["THROTTLED", "CallPolicy", "checked_timeout"]
 
 logger = logging.getLogger("clarifai_client")
 
@@ -221,6 +221,20 @@ class CallPolicy:
         elif code == grpc.StatusCode.UNIMPLEMENTED:
             hint = f"The server at {self.target} does not implement {method}."
         return ClarifaiRpcError(err, method, hint)
+
+
+_INF = float("inf")
+
+
+def checked_timeout(timeout: Any) -> Optional[float]:
+    """A call's ``timeout=``: None, or a positive finite number of seconds; anything else is refused."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and 0 < timeout < _INF:
+        return timeout
+    raise ClarifaiConfigError(
+        f"timeout must be a positive, finite number of seconds (or None for the channel's default), not {timeout!r}"
+    )
 
 
 def _checked_key(key: str) -> str:

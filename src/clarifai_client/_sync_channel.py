@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import grpc
 
-from clarifai_client._call_policy import THROTTLED, CallPolicy
+from clarifai_client._call_policy import THROTTLED, CallPolicy, checked_timeout
 from clarifai_client._method_rules import LazyRule, MethodRule
 
 __all__ = ["PolicyChannel"]
@@ -80,6 +80,7 @@ class _UnaryUnary(LazyRule, _UnaryUnaryBase):
         compression: Any = None,
     ) -> Any:
         policy = self._policy
+        timeout = checked_timeout(timeout)
         policy.check_request(self.rule, request)
         if timeout is None:
             timeout = policy.default_timeout
@@ -104,6 +105,7 @@ class _UnaryUnary(LazyRule, _UnaryUnaryBase):
         with_call: bool,
     ) -> Any:
         policy = self._policy
+        timeout = checked_timeout(timeout)
         policy.check_request(self.rule, request)
         md = policy.merge_metadata(metadata)
         if timeout is None:
@@ -149,6 +151,7 @@ class _UnaryStream(LazyRule, _UnaryStreamBase):
         wait_for_ready: bool | None = None,
         compression: Any = None,
     ) -> Any:
+        timeout = checked_timeout(timeout)
         self._policy.check_request(self.rule, request)
         return self._inner(
             request,
@@ -204,6 +207,7 @@ class _StreamUnary(LazyRule, _StreamUnaryBase):
         wait_for_ready: bool | None = None,
         compression: Any = None,
     ) -> Any:
+        timeout = checked_timeout(timeout)
         requests, md = self._prepare(request_iterator, metadata)
         try:
             return self._inner(requests, timeout, md, credentials, wait_for_ready, compression)
@@ -219,6 +223,7 @@ class _StreamUnary(LazyRule, _StreamUnaryBase):
         wait_for_ready: bool | None = None,
         compression: Any = None,
     ) -> Any:
+        timeout = checked_timeout(timeout)
         requests, md = self._prepare(request_iterator, metadata)
         try:
             return self._inner.with_call(
@@ -236,6 +241,7 @@ class _StreamUnary(LazyRule, _StreamUnaryBase):
         wait_for_ready: bool | None = None,
         compression: Any = None,
     ) -> Any:
+        timeout = checked_timeout(timeout)
         requests, md = self._prepare(request_iterator, metadata)
         return self._inner.future(requests, timeout, md, credentials, wait_for_ready, compression)
 
@@ -261,6 +267,7 @@ class _StreamStream(LazyRule, _StreamStreamBase):
         compression: Any = None,
     ) -> Any:
         policy = self._policy
+        timeout = checked_timeout(timeout)
         policy.check_request(self.rule, None)
         user_app_id = _pat_requests(policy, self.rule)
         if user_app_id is not None:
