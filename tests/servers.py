@@ -62,7 +62,7 @@ class RecordingServer:
         with self._lock:
             self.calls.append(
                 RecordedCall(name, [(m.key, m.value) for m in context.invocation_metadata()], request,
-                             context.time_remaining())
+                             _remaining(context))
             )
 
     def _default(self, method: Any) -> Handler:
@@ -127,6 +127,12 @@ class RecordingServer:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+def _remaining(context: grpc.ServicerContext) -> Optional[float]:
+    """Seconds left before the call's deadline, or None when the caller set no deadline."""
+    remaining = context.time_remaining()
+    return None if remaining is None or remaining > 1e9 else remaining
 
 
 def _message_class(descriptor: Any) -> Any:

@@ -65,3 +65,10 @@ def test_generated_classes_have_importable_module_names() -> None:
 def test_channel_module_path_matches_published() -> None:
     module = importlib.import_module("clarifai_client.channel.clarifai_channel")
     assert module.ClarifaiChannel is clarifai_client.ClarifaiChannel
+
+
+def test_console_script_points_at_the_cli() -> None:
+    scripts = importlib.metadata.entry_points(group="console_scripts")
+    ours = [ep for ep in scripts if ep.name == "clarifai-client"]
+    assert [ep.value for ep in ours] == ["clarifai_client.__main__:main"]
+    assert callable(ours[0].load())
