@@ -96,19 +96,21 @@ class _AioUnaryUnaryCall:
         )
 
     def __await__(self) -> Generator[Any, None, Any]:
-        return self._run().__await__()
+        # A generator rather than a coroutine: the common path (no error, not throttled) then
+        # costs no extra coroutine object or frame per resumption (benchmarks/ section (c)).
+        try:
+            response = yield from self._call.__await__()
+        except grpc.RpcError as err:
+            raise self._owner.policy.translate(err, self._owner.name, self._timeout) from err
+        if response.status.code != THROTTLED or not self._owner.policy.throttle_retries:
+            return response
+        return (yield from self._retry_throttled(response).__await__())
 
-    async def _run(self) -> Any:
+    async def _retry_throttled(self, response: Any) -> Any:
         owner = self._owner
         policy = owner.policy
         attempt = 0
         while True:
-            try:
-                response = await self._call
-            except grpc.RpcError as err:
-                raise policy.translate(err, owner.name, self._timeout) from err
-            if response.status.code != THROTTLED or not policy.throttle_retries:
-                return response
             attempt += 1
             remaining = None if self._deadline is None else self._deadline - time.monotonic()
             delay = policy.throttle_delay(attempt, remaining)
@@ -128,6 +130,12 @@ class _AioUnaryUnaryCall:
                 wait_for_ready=args[2],
                 compression=args[3],
             )
+            try:
+                response = await self._call
+            except grpc.RpcError as err:
+                raise policy.translate(err, owner.name, timeout) from err
+            if response.status.code != THROTTLED:
+                return response
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._call, name)
