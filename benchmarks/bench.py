@@ -376,8 +376,10 @@ def overhead(n: int) -> dict[str, Any]:
     base = per_call_ns(lambda: fake(request, None, md, None, None, None))
     steps = {
         "whole wrapper: stub call through _UnaryUnary.__call__": per_call_ns(lambda: wrapped(request)) - base,
-        "policy.check_request(rule, request)": per_call_ns(lambda: policy.check_request(rule, request)),
-        "policy.merge_metadata(None)": per_call_ns(lambda: policy.merge_metadata(None)),
+        "policy.prepare(rule, request, None)": per_call_ns(lambda: policy.prepare(rule, request, None)),
+        "policy.prepare(rule, request, md) (caller metadata, cached)": per_call_ns(
+            lambda: policy.prepare(rule, request, md)
+        ),
         "time.monotonic() + timeout (deadline)": per_call_ns(lambda: time.monotonic() + 120.0),
         "response.status.code != THROTTLED": per_call_ns(lambda: response.status.code != 11005),
         "empty Python call (reference)": per_call_ns(lambda: None),

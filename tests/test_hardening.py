@@ -418,7 +418,7 @@ BAD_METADATA = [
     (("te", "trailers"), "reserved"),
     (("authorization", f"Bearer {KEY}"), "'Key <token>'"),
     (("authorization", f"Key {KEY}\nx"), "whitespace"),
-    (("authorization", KEY.encode()), "not bytes"),
+    (("authorization", KEY.encode()), "'Key <token>'"),  # ASCII bytes are decoded; the scheme is required
     ("not-a-pair", "pairs"),
 ]
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, Callable
 
 import grpc
 import grpc.aio
 
-from clarifai_client._call_policy import THROTTLED, CallPolicy, checked_timeout
+from clarifai_client._call_policy import THROTTLED, CallPolicy, checked_timeout, wrap_serializer
 from clarifai_client._method_rules import LazyRule
 
 __all__ = ["AioPolicyChannel"]
@@ -102,7 +102,8 @@ class _AioUnaryUnaryCall:
             response = yield from self._call.__await__()
         except grpc.RpcError as err:
             raise self._owner.policy.translate(err, self._owner.name, self._timeout) from err
-        if response.status.code != THROTTLED or not self._owner.policy.throttle_retries:
+        owner = self._owner
+        if not owner.policy.throttle_retries or not owner.rule.name or response.status.code != THROTTLED:
             return response
         return (yield from self._retry_throttled(response).__await__())
 
@@ -162,37 +163,10 @@ class _AioUnaryUnary(LazyRule, _UnaryUnaryBase):
     ) -> Any:
         policy = self.policy
         timeout = checked_timeout(timeout)
-        policy.check_request(self.rule, request)
+        request, md = policy.prepare(self.rule, request, metadata)
         if timeout is None:
             timeout = policy.default_timeout
-        return _AioUnaryUnaryCall(
-            self,
-            request,
-            timeout,
-            (policy.merge_metadata(metadata), credentials, wait_for_ready, compression),
-        )
-
-
-def _filled(requests: Any, user_app_id: Any) -> Any:
-    """The requests of a client stream (sync or async iterable), each given the PAT's user_app_id
-    where it has none."""
-    if hasattr(requests, "__aiter__"):
-
-        async def filled_async() -> AsyncIterator[Any]:
-            async for request in requests:
-                if not request.HasField("user_app_id"):
-                    request.user_app_id.CopyFrom(user_app_id)
-                yield request
-
-        return filled_async()
-
-    def filled() -> Iterator[Any]:
-        for request in requests:
-            if not request.HasField("user_app_id"):
-                request.user_app_id.CopyFrom(user_app_id)
-            yield request
-
-    return filled()
+        return _AioUnaryUnaryCall(self, request, timeout, (md, credentials, wait_for_ready, compression))
 
 
 class _AioStreaming(LazyRule):
@@ -220,17 +194,11 @@ class _AioStreaming(LazyRule):
         rule = self.rule
         timeout = checked_timeout(timeout)
         mc = self.bound.get(self.name)  # first: outside a running loop this raises, before any work
-        if request_is_message:
-            policy.check_request(rule, request)
-        else:
-            policy.check_request(rule, None)
-            auth = policy.auth
-            if request is not None and auth is not None and auth.is_pat and rule.has_user_app_id:
-                request = _filled(request, auth.user_app_id)
+        request, md = policy.prepare(rule, request, metadata, stream=not request_is_message)
         return mc(
             request,
             timeout=timeout,
-            metadata=policy.merge_metadata(metadata),
+            metadata=md,
             credentials=credentials,
             wait_for_ready=wait_for_ready,
             compression=compression,
@@ -355,7 +323,7 @@ class AioPolicyChannel(grpc.aio.Channel):
         response_deserializer: Any,
         kwargs: dict[str, Any],
     ) -> _Bound:
-        return _Bound(self, kind, (method, request_serializer, response_deserializer, kwargs))
+        return _Bound(self, kind, (method, wrap_serializer(request_serializer), response_deserializer, kwargs))
 
     def unary_unary(
         self,

@@ -9,7 +9,7 @@ import logging
 import random
 import re
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any, Optional
 
 import grpc
@@ -24,7 +24,7 @@ from clarifai_client.errors import (
     PatRequiredError,
 )
 
-__all__ = ["THROTTLED", "CallPolicy", "checked_timeout"]
+__all__ = ["THROTTLED", "CallPolicy", "Prefilled", "checked_timeout", "wrap_serializer"]
 
 logger = logging.getLogger("clarifai_client")
 
@@ -43,6 +43,8 @@ class CallPolicy:
     """The per-channel, immutable settings every call is made with."""
 
     __slots__ = (
+        "_metadata_cache",
+        "_user_app_prefix",
         "auth",
         "base_metadata",
         "default_timeout",
@@ -86,6 +88,86 @@ class CallPolicy:
         )
         identity = ((REQUEST_ID_PREFIX_KEY, defaults.request_id_prefix),)
         self.base_metadata: tuple[tuple[str, Any], ...] = (auth.metadata if auth else ()) + identity
+        # Field 1 (user_app_id) of a request, already encoded: prepended to the bytes of a PAT's
+        # request that has none, so the caller's message itself is never changed.
+        self._user_app_prefix = b""
+        if auth is not None and auth.is_pat:
+            encoded = auth.user_app_id.SerializeToString()  # type: ignore[union-attr]
+            self._user_app_prefix = b"\x0a" + _varint(len(encoded)) + encoded
+        self._metadata_cache: dict[Any, tuple[tuple[tuple[str, Any], ...], bool]] = {}
+
+    # -- one entry point for every call kind -------------------------------------------------
+
+    def prepare(self, rule: MethodRule, request: Any, metadata: Any, stream: bool = False) -> tuple[Any, Any]:
+        """The request (or request iterator) and metadata to send, checked before any I/O.
+
+        With ``auth=``: PAT-only methods are refused for an API key, and a PAT's ``user_app_id``
+        goes into requests that have none (on the wire only; see :class:`Prefilled`). When the call
+        brings its own ``authorization`` metadata, that token decides and none of this applies.
+        """
+        md, caller_auth = self.metadata_for(metadata)
+        auth = self.auth
+        if auth is None or caller_auth or not rule.name:
+            return request, md
+        if rule.pat_only and not auth.is_pat:
+            raise PatRequiredError(rule.name)
+        if not auth.is_pat or not rule.has_user_app_id or request is None:
+            return request, md
+        if stream:
+            return self._prefilled_stream(request), md
+        if request.HasField("user_app_id"):
+            if rule.app_scoped and not request.user_app_id.app_id:
+                raise self._no_app(rule)
+            return request, md
+        if rule.app_scoped and not auth.app_id:
+            raise self._no_app(rule)
+        return Prefilled(request, self._user_app_prefix), md
+
+    @staticmethod
+    def _no_app(rule: MethodRule) -> ClarifaiConfigError:
+        return ClarifaiConfigError(
+            f"{rule.name} works inside an app, and no app ID was given: a Personal Access "
+            "Token needs one. Pass app_id to Auth.from_pat(..., app_id=...) (or set "
+            "CLARIFAI_APP_ID), or set request.user_app_id.app_id."
+        )
+
+    def _prefilled_stream(self, requests: Any) -> Any:
+        """Each message of a client stream (sync or async iterable), prefilled where it has no user_app_id."""
+        prefix = self._user_app_prefix
+
+        def one(request: Any) -> Any:
+            return request if request.HasField("user_app_id") else Prefilled(request, prefix)
+
+        if hasattr(requests, "__aiter__"):
+
+            async def filled_async() -> AsyncIterator[Any]:
+                async for request in requests:
+                    yield one(request)
+
+            return filled_async()
+        return (one(request) for request in requests)
+
+    def metadata_for(self, metadata: Any) -> tuple[tuple[tuple[str, Any], ...], bool]:
+        """:meth:`merge_metadata`, remembered for repeated metadata tuples; and whether the caller
+        sent its own ``authorization``."""
+        if not metadata:
+            return self.base_metadata, False
+        cache = self._metadata_cache
+        key = metadata if type(metadata) is tuple else None
+        if key is not None:
+            try:
+                hit = cache.get(key)
+            except TypeError:  # unhashable values inside the tuple
+                key, hit = None, None
+            if hit is not None:
+                return hit
+        merged = self.merge_metadata(metadata)  # validates the pairs first
+        result = (merged, any(k == "authorization" for k, _ in _pairs(metadata)))
+        if key is not None:
+            if len(cache) >= 64:
+                cache.clear()
+            cache[key] = result
+        return result
 
     # -- metadata --------------------------------------------------------------------------
 
@@ -136,26 +218,6 @@ class CallPolicy:
             last = [item for item in caller if item[0] == "authorization"][-1]
             caller = [item for item in caller if item[0] != "authorization"] + [last]
         return kept + tuple(caller)
-
-    # -- local checks before any I/O -------------------------------------------------------
-
-    def check_request(self, rule: MethodRule, request: Any) -> None:
-        """Fill a PAT's user_app_id into a request that has none; reject what would surely fail."""
-        auth = self.auth
-        if auth is None or not rule.name:
-            return
-        if rule.pat_only and not auth.is_pat:
-            raise PatRequiredError(rule.name)
-        if not auth.is_pat or not rule.has_user_app_id or request is None:
-            return
-        if not request.HasField("user_app_id"):
-            request.user_app_id.CopyFrom(auth.user_app_id)
-        if rule.app_scoped and not request.user_app_id.app_id:
-            raise ClarifaiConfigError(
-                f"{rule.name} works inside an app, and no app ID was given: a Personal Access "
-                "Token needs one. Pass app_id to Auth.from_pat(..., app_id=...) (or set "
-                "CLARIFAI_APP_ID), or set request.user_app_id.app_id."
-            )
 
     # -- retries ---------------------------------------------------------------------------
 
@@ -237,12 +299,56 @@ def checked_timeout(timeout: Any) -> Optional[float]:
     )
 
 
+class Prefilled:
+    """A request to send with the PAT's user_app_id (field 1) put in front of its own bytes.
+
+    Protobuf merges fields in any order, so the server reads one message with user_app_id set,
+    while the caller's message object stays exactly as the caller built it.
+    """
+
+    __slots__ = ("message", "prefix")
+
+    def __init__(self, message: Any, prefix: bytes) -> None:
+        self.message = message
+        self.prefix = prefix
+
+
+def wrap_serializer(serializer: Any) -> Any:
+    """A request serializer that also understands :class:`Prefilled` requests."""
+    if serializer is None:
+        return None
+
+    def serialize(request: Any) -> bytes:
+        if request.__class__ is Prefilled:
+            return bytes(request.prefix + serializer(request.message))
+        return bytes(serializer(request))
+
+    return serialize
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        bits = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(bits | 0x80)
+        else:
+            out.append(bits)
+            return bytes(out)
+
+
+def _pairs(metadata: Any) -> list[tuple[Any, Any]]:
+    items = metadata.items() if isinstance(metadata, Mapping) else metadata
+    return [(str(k).lower(), v) for k, v in items]
+
+
 def _checked_key(key: str) -> str:
     lowered = key.lower()
     if not _KEY_RE.match(lowered):
         bad = next(ch for ch in lowered if not _KEY_RE.match(ch))
         raise ClarifaiConfigError(
-            f"metadata key {key[:64]!r} is not a valid gRPC header name: it contains "
+            f"a metadata key ({len(key)} characters) is not a valid gRPC header name: it contains "
             f"{_char(bad)}. Use only letters, digits and '-', '_', '.' (e.g. 'x-request-id')."
         )
     if lowered in _RESERVED_KEYS or lowered.startswith("grpc-"):
@@ -293,7 +399,12 @@ def _char(ch: str) -> str:
 
 def _checked_authorization(value: Any) -> str:
     if isinstance(value, bytes):
-        raise ClarifaiConfigError("The authorization metadata value must be str, not bytes.")
+        try:
+            value = value.decode("ascii")
+        except UnicodeDecodeError:
+            raise ClarifaiConfigError(
+                "The authorization metadata value holds non-ASCII bytes; pass 'Key <token>' as a str."
+            ) from None
     if not isinstance(value, str):
         raise ClarifaiConfigError(
             f"The authorization metadata value must be a str 'Key <token>', not {type(value).__name__}"

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Callable
 
 import grpc
 
-from clarifai_client._call_policy import THROTTLED, CallPolicy, checked_timeout
-from clarifai_client._method_rules import LazyRule, MethodRule
+from clarifai_client._call_policy import THROTTLED, CallPolicy, checked_timeout, wrap_serializer
+from clarifai_client._method_rules import LazyRule
 
 __all__ = ["PolicyChannel"]
 
@@ -81,13 +80,13 @@ class _UnaryUnary(LazyRule, _UnaryUnaryBase):
     ) -> Any:
         policy = self._policy
         timeout = checked_timeout(timeout)
-        policy.check_request(self.rule, request)
+        request, md = policy.prepare(self.rule, request, metadata)
         if timeout is None:
             timeout = policy.default_timeout
         return self._inner.future(
             request,
             timeout,
-            policy.merge_metadata(metadata),
+            md,
             credentials,
             wait_for_ready,
             compression,
@@ -106,8 +105,8 @@ class _UnaryUnary(LazyRule, _UnaryUnaryBase):
     ) -> Any:
         policy = self._policy
         timeout = checked_timeout(timeout)
-        policy.check_request(self.rule, request)
-        md = policy.merge_metadata(metadata)
+        rule = self.rule
+        request, md = policy.prepare(rule, request, metadata)
         if timeout is None:
             timeout = policy.default_timeout
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -118,7 +117,7 @@ class _UnaryUnary(LazyRule, _UnaryUnaryBase):
             except grpc.RpcError as err:
                 raise policy.translate(err, self.name, timeout) from err
             response = result[0] if with_call else result
-            if response.status.code != THROTTLED or not policy.throttle_retries:
+            if not policy.throttle_retries or not rule.name or response.status.code != THROTTLED:
                 return result if with_call else (result, None)
             attempt += 1
             remaining = None if deadline is None else deadline - time.monotonic()
@@ -152,31 +151,15 @@ class _UnaryStream(LazyRule, _UnaryStreamBase):
         compression: Any = None,
     ) -> Any:
         timeout = checked_timeout(timeout)
-        self._policy.check_request(self.rule, request)
+        request, md = self._policy.prepare(self.rule, request, metadata)
         return self._inner(
             request,
             timeout,
-            self._policy.merge_metadata(metadata),
+            md,
             credentials,
             wait_for_ready,
             compression,
         )
-
-
-def _pat_requests(policy: CallPolicy, rule: MethodRule) -> Any | None:
-    """For a PAT and a method whose requests carry user_app_id, the UserAppIDSet to fill in."""
-    auth = policy.auth
-    if auth is None or not auth.is_pat or not rule.has_user_app_id:
-        return None
-    return auth.user_app_id
-
-
-def _filled(requests: Iterable[Any], user_app_id: Any) -> Iterator[Any]:
-    """Each request of a client stream, with the PAT's user_app_id where it has none."""
-    for request in requests:
-        if not request.HasField("user_app_id"):
-            request.user_app_id.CopyFrom(user_app_id)
-        yield request
 
 
 class _StreamUnary(LazyRule, _StreamUnaryBase):
@@ -191,12 +174,7 @@ class _StreamUnary(LazyRule, _StreamUnaryBase):
         self._rule_cache = None
 
     def _prepare(self, request_iterator: Any, metadata: Any) -> tuple[Any, Any]:
-        policy = self._policy
-        policy.check_request(self.rule, None)
-        user_app_id = _pat_requests(policy, self.rule)
-        if user_app_id is not None:
-            request_iterator = _filled(request_iterator, user_app_id)
-        return request_iterator, policy.merge_metadata(metadata)
+        return self._policy.prepare(self.rule, request_iterator, metadata, stream=True)
 
     def __call__(
         self,
@@ -266,16 +244,12 @@ class _StreamStream(LazyRule, _StreamStreamBase):
         wait_for_ready: bool | None = None,
         compression: Any = None,
     ) -> Any:
-        policy = self._policy
         timeout = checked_timeout(timeout)
-        policy.check_request(self.rule, None)
-        user_app_id = _pat_requests(policy, self.rule)
-        if user_app_id is not None:
-            request_iterator = _filled(request_iterator, user_app_id)
+        requests, md = self._policy.prepare(self.rule, request_iterator, metadata, stream=True)
         return self._inner(
-            request_iterator,
+            requests,
             timeout,
-            policy.merge_metadata(metadata),
+            md,
             credentials,
             wait_for_ready,
             compression,
@@ -307,7 +281,7 @@ class PolicyChannel(grpc.Channel):
         **kwargs: Any,
     ) -> _UnaryUnary:
         return _UnaryUnary(
-            self._inner.unary_unary(method, request_serializer, response_deserializer, **kwargs),
+            self._inner.unary_unary(method, wrap_serializer(request_serializer), response_deserializer, **kwargs),
             method,
             self._policy,
         )
@@ -320,7 +294,7 @@ class PolicyChannel(grpc.Channel):
         **kwargs: Any,
     ) -> _UnaryStream:
         return _UnaryStream(
-            self._inner.unary_stream(method, request_serializer, response_deserializer, **kwargs),
+            self._inner.unary_stream(method, wrap_serializer(request_serializer), response_deserializer, **kwargs),
             method,
             self._policy,
         )
@@ -333,7 +307,7 @@ class PolicyChannel(grpc.Channel):
         **kwargs: Any,
     ) -> _StreamUnary:
         return _StreamUnary(
-            self._inner.stream_unary(method, request_serializer, response_deserializer, **kwargs),
+            self._inner.stream_unary(method, wrap_serializer(request_serializer), response_deserializer, **kwargs),
             method,
             self._policy,
         )
@@ -346,7 +320,7 @@ class PolicyChannel(grpc.Channel):
         **kwargs: Any,
     ) -> _StreamStream:
         return _StreamStream(
-            self._inner.stream_stream(method, request_serializer, response_deserializer, **kwargs),
+            self._inner.stream_stream(method, wrap_serializer(request_serializer), response_deserializer, **kwargs),
             method,
             self._policy,
         )
