@@ -130,7 +130,7 @@ def build_tree(work: Path) -> Path:
         fail(f"unexpected files outside clarifai/: {leftovers}")
     for path in sorted(tree.rglob("*")):
         if path.suffix in (".py", ".pyi"):
-            path.write_text(fix_imports(path.read_text()))
+            path.write_text(fix_imports(path.read_text(encoding="utf-8")), encoding="utf-8")
     tools = ", ".join(f"{d} {v}" for d, v in PINNED_TOOLS.items())
     for directory in [tree, *sorted(p for p in tree.rglob("*") if p.is_dir())]:
         init = directory / "__init__.py"
@@ -189,9 +189,18 @@ def main(argv: list[str] | None = None) -> int:
         fresh = build_tree(Path(tmp))
         if args.check:
             return check(fresh)
+        # Copy next to the old tree, then swap by renames: an interruption never leaves no tree.
+        staged = GENERATED_DIR.with_name(GENERATED_DIR.name + ".new")
+        retired = GENERATED_DIR.with_name(GENERATED_DIR.name + ".old")
+        for leftover in (staged, retired):
+            if leftover.exists():
+                shutil.rmtree(leftover)
+        shutil.copytree(fresh, staged)
         if GENERATED_DIR.exists():
-            shutil.rmtree(GENERATED_DIR)
-        shutil.copytree(fresh, GENERATED_DIR)
+            GENERATED_DIR.rename(retired)
+        staged.rename(GENERATED_DIR)
+        if retired.exists():
+            shutil.rmtree(retired)
     print(f"gen_protos: wrote {GENERATED_DIR.relative_to(ROOT)} ({len(snapshot(GENERATED_DIR))} files)")
     return 0
 

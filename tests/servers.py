@@ -48,7 +48,7 @@ class RecordingServer:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: Any = None
     port: int = 0
-    cancelled: threading.Event = field(default_factory=threading.Event)
+    ended: threading.Event = field(default_factory=threading.Event)  # set when any RPC ends
 
     @property
     def address(self) -> str:
@@ -80,7 +80,7 @@ class RecordingServer:
 
     def _wrap(self, name: str, fn: Handler, client_streaming: bool) -> Handler:
         def handler(request: Any, context: grpc.ServicerContext) -> Any:
-            context.add_callback(self.cancelled.set)
+            context.add_callback(self.ended.set)
             self._record(name, None if client_streaming else request, context)
             return fn(request, context)
         return handler

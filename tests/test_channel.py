@@ -229,3 +229,15 @@ def test_per_call_timeout_is_checked_before_io(server: RecordingServer, value: o
 
     asyncio.run(aio())
     assert server.calls == []
+
+
+def test_a_port_given_as_digits_works_as_in_the_published_client(server: RecordingServer) -> None:
+    host, port = server.address.split(":")
+    with ClarifaiChannel.get_insecure_grpc_channel(host, port) as channel:  # type: ignore[arg-type]
+        service_pb2_grpc.V2Stub(channel).ListInputs(service_pb2.ListInputsRequest())
+    assert len(server.calls) == 1
+
+
+def test_extra_options_must_be_pairs() -> None:
+    with pytest.raises(ClarifaiConfigError, match="extra_options"):
+        DEFAULTS.replace(extra_options=("grpc.x",))

@@ -92,3 +92,15 @@ def test_rpc_error_is_still_a_grpc_rpc_error() -> None:
 def test_raise_for_status_rejects_non_responses_clearly() -> None:
     with pytest.raises(TypeError, match="Clarifai response message"):
         raise_for_status(None)
+
+
+def test_errors_survive_pickling() -> None:
+    import pickle
+
+    from clarifai_client import PatRequiredError
+
+    response = service_pb2.MultiOutputResponse(status=_status(status_code_pb2.CONN_KEY_INVALID, "bad", "r-1"))
+    err = pickle.loads(pickle.dumps(ClarifaiStatusError(response, method="PostModelOutputs")))
+    assert (err.code, err.req_id, err.method) == (11008, "r-1", "PostModelOutputs")
+    pat = pickle.loads(pickle.dumps(PatRequiredError("ListApps")))
+    assert str(pat) == str(PatRequiredError("ListApps"))

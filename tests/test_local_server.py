@@ -212,6 +212,8 @@ def test_status_codes_need_no_auth_and_every_response_has_a_fresh_req_id(client:
     assert one.status.code == S.CONN_KEY_INVALID and one.status.description
     missing = client.call("GetStatusCode", service_pb2.GetStatusCodeRequest(status_code_id="1"), ())
     assert missing.status.code == S.CONN_DOES_NOT_EXIST
+    superscript = client.call("GetStatusCode", service_pb2.GetStatusCodeRequest(status_code_id="\u00b2"), ())
+    assert superscript.status.code == S.CONN_DOES_NOT_EXIST  # a digit to str.isdigit(), not to int()
     req_ids = {listed.status.req_id, one.status.req_id, missing.status.req_id}
     assert len(req_ids) == 3 and "" not in req_ids
 

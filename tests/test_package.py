@@ -68,7 +68,8 @@ def test_channel_module_path_matches_published() -> None:
 
 
 def test_console_script_points_at_the_cli() -> None:
-    scripts = importlib.metadata.entry_points(group="console_scripts")
+    found = importlib.metadata.entry_points()
+    scripts = found.select(group="console_scripts") if hasattr(found, "select") else found["console_scripts"]
     ours = [ep for ep in scripts if ep.name == "clarifai-client"]
     assert [ep.value for ep in ours] == ["clarifai_client.__main__:main"]
     assert callable(ours[0].load())

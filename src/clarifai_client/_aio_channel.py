@@ -16,7 +16,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import grpc
 import grpc.aio
@@ -60,7 +60,7 @@ class _Bound:
         self._channel = channel
         self._kind = kind
         self._args = args
-        self._last: tuple[asyncio.AbstractEventLoop | None, Any] = (None, None)
+        self._last: tuple[Optional[asyncio.AbstractEventLoop], Any] = (None, None)
 
     def get(self, method: str) -> Any:
         loop = _running_loop(method)
@@ -76,16 +76,17 @@ class _Bound:
 class _AioUnaryUnaryCall:
     """Awaitable result of a unary call: retries throttling, translates errors; proxies the call."""
 
-    __slots__ = ("_args", "_call", "_deadline", "_owner", "_request", "_timeout")
+    __slots__ = ("_args", "_call", "_deadline", "_owner", "_request", "_retries", "_timeout")
 
     def __init__(
-        self, owner: _AioUnaryUnary, request: Any, timeout: float | None, args: tuple[Any, ...]
+        self, owner: _AioUnaryUnary, request: Any, timeout: Optional[float], args: tuple[Any, ...]
     ) -> None:
         self._owner = owner
         self._request = request
         self._timeout = timeout
         self._args = args
         self._deadline = None if timeout is None else time.monotonic() + timeout
+        self._retries: Optional[asyncio.Task[Any]] = None  # the throttle retries, once started
         self._call = owner.bound.get(owner.name)(
             request,
             timeout=timeout,
@@ -98,6 +99,9 @@ class _AioUnaryUnaryCall:
     def __await__(self) -> Generator[Any, None, Any]:
         # A generator rather than a coroutine: the common path (no error, not throttled) then
         # costs no extra coroutine object or frame per resumption (benchmarks/ section (c)).
+        # Awaiting again gives the same result: grpc caches the call's, and retries run once.
+        if self._retries is not None:
+            return (yield from self._retries.__await__())
         try:
             response = yield from self._call.__await__()
         except grpc.RpcError as err:
@@ -105,7 +109,8 @@ class _AioUnaryUnaryCall:
         owner = self._owner
         if not owner.policy.throttle_retries or not owner.rule.name or response.status.code != THROTTLED:
             return response
-        return (yield from self._retry_throttled(response).__await__())
+        self._retries = asyncio.ensure_future(self._retry_throttled(response))
+        return (yield from self._retries.__await__())
 
     async def _retry_throttled(self, response: Any) -> Any:
         owner = self._owner
@@ -138,6 +143,20 @@ class _AioUnaryUnaryCall:
             if response.status.code != THROTTLED:
                 return response
 
+    def done(self) -> bool:
+        """True once the call, and any throttle retries it started, have finished."""
+        return self._retries.done() if self._retries is not None else bool(self._call.done())
+
+    def cancelled(self) -> bool:
+        if self._retries is not None:
+            return self._retries.cancelled() or bool(self._call.cancelled())
+        return bool(self._call.cancelled())
+
+    def cancel(self) -> bool:
+        """Cancel the RPC and any throttle retries still to come."""
+        stopped = self._retries.cancel() if self._retries is not None else False
+        return bool(self._call.cancel()) or stopped
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._call, name)
 
@@ -155,10 +174,10 @@ class _AioUnaryUnary(LazyRule, _UnaryUnaryBase):
         self,
         request: Any,
         *,
-        timeout: float | None = None,
+        timeout: Optional[float] = None,
         metadata: Any = None,
         credentials: Any = None,
-        wait_for_ready: bool | None = None,
+        wait_for_ready: Optional[bool] = None,
         compression: Any = None,
     ) -> Any:
         policy = self.policy
@@ -184,10 +203,10 @@ class _AioStreaming(LazyRule):
         self,
         request: Any,
         request_is_message: bool,
-        timeout: float | None,
+        timeout: Optional[float],
         metadata: Any,
         credentials: Any,
-        wait_for_ready: bool | None,
+        wait_for_ready: Optional[bool],
         compression: Any,
     ) -> Any:
         policy = self.policy
@@ -212,10 +231,10 @@ class _AioUnaryStream(_AioStreaming, _UnaryStreamBase):
         self,
         request: Any,
         *,
-        timeout: float | None = None,
+        timeout: Optional[float] = None,
         metadata: Any = None,
         credentials: Any = None,
-        wait_for_ready: bool | None = None,
+        wait_for_ready: Optional[bool] = None,
         compression: Any = None,
     ) -> Any:
         return self._call(
@@ -228,7 +247,7 @@ class _AioStreamUnaryCall:
 
     __slots__ = ("_call", "_owner", "_timeout")
 
-    def __init__(self, owner: _AioStreaming, call: Any, timeout: float | None) -> None:
+    def __init__(self, owner: _AioStreaming, call: Any, timeout: Optional[float]) -> None:
         self._owner = owner
         self._call = call
         self._timeout = timeout
@@ -242,6 +261,20 @@ class _AioStreamUnaryCall:
         except grpc.RpcError as err:
             raise self._owner.policy.translate(err, self._owner.name, self._timeout) from err
 
+    def done(self) -> bool:
+        """True once the call, and any throttle retries it started, have finished."""
+        return self._retries.done() if self._retries is not None else bool(self._call.done())
+
+    def cancelled(self) -> bool:
+        if self._retries is not None:
+            return self._retries.cancelled() or bool(self._call.cancelled())
+        return bool(self._call.cancelled())
+
+    def cancel(self) -> bool:
+        """Cancel the RPC and any throttle retries still to come."""
+        stopped = self._retries.cancel() if self._retries is not None else False
+        return bool(self._call.cancel()) or stopped
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._call, name)
 
@@ -252,10 +285,10 @@ class _AioStreamUnary(_AioStreaming, _StreamUnaryBase):
     def __call__(
         self,
         request_iterator: Any = None,
-        timeout: float | None = None,
+        timeout: Optional[float] = None,
         metadata: Any = None,
         credentials: Any = None,
-        wait_for_ready: bool | None = None,
+        wait_for_ready: Optional[bool] = None,
         compression: Any = None,
     ) -> Any:
         call = self._call(
@@ -270,10 +303,10 @@ class _AioStreamStream(_AioStreaming, _StreamStreamBase):
     def __call__(
         self,
         request_iterator: Any = None,
-        timeout: float | None = None,
+        timeout: Optional[float] = None,
         metadata: Any = None,
         credentials: Any = None,
-        wait_for_ready: bool | None = None,
+        wait_for_ready: Optional[bool] = None,
         compression: Any = None,
     ) -> Any:
         return self._call(
@@ -373,7 +406,7 @@ class AioPolicyChannel(grpc.aio.Channel):
         )
         return _AioStreamStream(bound, method, self._policy)
 
-    async def close(self, grace: float | None = None) -> None:
+    async def close(self, grace: Optional[float] = None) -> None:
         """Close the running loop's channel (calls in flight are cancelled after ``grace`` s).
 
         Later calls in this loop raise as on a closed grpc.aio channel; other loops are unaffected,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import grpc
 
@@ -38,10 +38,10 @@ class _UnaryUnary(LazyRule, _UnaryUnaryBase):
     def __call__(
         self,
         request: Any,
-        timeout: float | None = None,
+        timeout: Optional[float] = None,
         metadata: Any = None,
         credentials: Any = None,
-        wait_for_ready: bool | None = None,
+        wait_for_ready: Optional[bool] = None,
         compression: Any = None,
     ) -> Any:
         response, _ = self._invoke(
@@ -52,10 +52,10 @@ class _UnaryUnary(LazyRule, _UnaryUnaryBase):
     def with_call(
         self,
         request: Any,
-        timeout: float | None = None,
+        timeout: Optional[float] = None,
         metadata: Any = None,
         credentials: Any = None,
-        wait_for_ready: bool | None = None,
+        wait_for_ready: Optional[bool] = None,
         compression: Any = None,
     ) -> Any:
         return self._invoke(
@@ -72,10 +72,10 @@ class _UnaryUnary(LazyRule, _UnaryUnaryBase):
     def future(
         self,
         request: Any,
-        timeout: float | None = None,
+        timeout: Optional[float] = None,
         metadata: Any = None,
         credentials: Any = None,
-        wait_for_ready: bool | None = None,
+        wait_for_ready: Optional[bool] = None,
         compression: Any = None,
     ) -> Any:
         policy = self._policy
@@ -96,10 +96,10 @@ class _UnaryUnary(LazyRule, _UnaryUnaryBase):
         self,
         fn: Callable[..., Any],
         request: Any,
-        timeout: float | None,
+        timeout: Optional[float],
         metadata: Any,
         credentials: Any,
-        wait_for_ready: bool | None,
+        wait_for_ready: Optional[bool],
         compression: Any,
         with_call: bool,
     ) -> Any:
@@ -144,10 +144,10 @@ class _UnaryStream(LazyRule, _UnaryStreamBase):
     def __call__(
         self,
         request: Any,
-        timeout: float | None = None,
+        timeout: Optional[float] = None,
         metadata: Any = None,
         credentials: Any = None,
-        wait_for_ready: bool | None = None,
+        wait_for_ready: Optional[bool] = None,
         compression: Any = None,
     ) -> Any:
         timeout = checked_timeout(timeout)
@@ -179,10 +179,10 @@ class _StreamUnary(LazyRule, _StreamUnaryBase):
     def __call__(
         self,
         request_iterator: Any,
-        timeout: float | None = None,
+        timeout: Optional[float] = None,
         metadata: Any = None,
         credentials: Any = None,
-        wait_for_ready: bool | None = None,
+        wait_for_ready: Optional[bool] = None,
         compression: Any = None,
     ) -> Any:
         timeout = checked_timeout(timeout)
@@ -195,10 +195,10 @@ class _StreamUnary(LazyRule, _StreamUnaryBase):
     def with_call(
         self,
         request_iterator: Any,
-        timeout: float | None = None,
+        timeout: Optional[float] = None,
         metadata: Any = None,
         credentials: Any = None,
-        wait_for_ready: bool | None = None,
+        wait_for_ready: Optional[bool] = None,
         compression: Any = None,
     ) -> Any:
         timeout = checked_timeout(timeout)
@@ -213,10 +213,10 @@ class _StreamUnary(LazyRule, _StreamUnaryBase):
     def future(
         self,
         request_iterator: Any,
-        timeout: float | None = None,
+        timeout: Optional[float] = None,
         metadata: Any = None,
         credentials: Any = None,
-        wait_for_ready: bool | None = None,
+        wait_for_ready: Optional[bool] = None,
         compression: Any = None,
     ) -> Any:
         timeout = checked_timeout(timeout)
@@ -238,10 +238,10 @@ class _StreamStream(LazyRule, _StreamStreamBase):
     def __call__(
         self,
         request_iterator: Any,
-        timeout: float | None = None,
+        timeout: Optional[float] = None,
         metadata: Any = None,
         credentials: Any = None,
-        wait_for_ready: bool | None = None,
+        wait_for_ready: Optional[bool] = None,
         compression: Any = None,
     ) -> Any:
         timeout = checked_timeout(timeout)

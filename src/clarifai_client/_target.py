@@ -128,6 +128,8 @@ def parse_target(
                 "An insecure channel needs a base: pass base='host:port' (e.g. the address of "
                 f"clarifai_client.testing.LocalV2Server) or set {ENV_GRPC_BASE}."
             )
+    if isinstance(port, str) and port.isascii() and port.isdigit():
+        port = int(port)  # the published client formats "{base}:{port}", so "18080" worked there
     if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
         raise ClarifaiConfigError(f"port must be an int in 1-65535, not {port!r}")
     host, base_port = _split(base, source)

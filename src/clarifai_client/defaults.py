@@ -177,6 +177,14 @@ class ChannelDefaults:
             value = getattr(self, name)
             if not _is_number(value) or value < 0 or value == float("inf"):
                 raise ClarifaiConfigError(f"{name} must be a number of seconds >= 0, not {value!r}")
+        options = self.extra_options
+        if not isinstance(options, (tuple, list)) or not all(
+            isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str) for item in options
+        ):
+            raise ClarifaiConfigError(
+                "extra_options must be a tuple of (name, value) pairs, e.g. "
+                "(('grpc.keepalive_time_ms', 30000),)"
+            )
         for name in ("user_agent", "request_id_prefix"):
             value = getattr(self, name)
             if not isinstance(value, str) or any(not " " <= ch <= "~" for ch in value):

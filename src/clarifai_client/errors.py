@@ -39,6 +39,9 @@ class InsecureCredentialsWarning(UserWarning):
 class PatRequiredError(ClarifaiError, PermissionError):
     """The method accepts only a Personal Access Token, and the channel has an API key."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.method,))
+
     def __init__(self, method: str) -> None:
         self.method = method
         super().__init__(
@@ -121,6 +124,9 @@ class ClarifaiStatusError(ClarifaiError):
         self.req_id: str = status.req_id
         self.failures: tuple[ItemFailure, ...] = _item_failures(response)
         super().__init__(self._message())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.response, self.method))
 
     def _message(self) -> str:
         where = f"{self.method}: " if self.method else ""

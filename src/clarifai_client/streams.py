@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
-from typing import Any
+from typing import Any, Optional
 
 import grpc
 
@@ -14,7 +14,7 @@ __all__ = ["aiter_responses", "iter_responses"]
 _UNNAMED = "response stream"
 
 
-def iter_responses(call: Iterable[Any], method: str | None = None) -> Iterator[Any]:
+def iter_responses(call: Iterable[Any], method: Optional[str] = None) -> Iterator[Any]:
     """Yield each message of a sync response stream (or any iterable of responses).
 
     Args:
@@ -47,7 +47,7 @@ def iter_responses(call: Iterable[Any], method: str | None = None) -> Iterator[A
                 cancel()
 
 
-async def aiter_responses(call: AsyncIterable[Any], method: str | None = None) -> AsyncIterator[Any]:
+async def aiter_responses(call: AsyncIterable[Any], method: Optional[str] = None) -> AsyncIterator[Any]:
     """Async twin of :func:`iter_responses` for grpc.aio streaming calls (or any async iterable).
 
     Cancelling the task that consumes it cancels the RPC. After ``break`` the RPC is cancelled

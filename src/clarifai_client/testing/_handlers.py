@@ -109,7 +109,7 @@ class Handlers:
         wanted = request.status_code_id.strip()
         names = status_code_pb2.StatusCode.DESCRIPTOR.values_by_name
         numbers = status_code_pb2.StatusCode.DESCRIPTOR.values_by_number
-        value = names.get(wanted) or (numbers.get(int(wanted)) if wanted.isdigit() else None)
+        value = names.get(wanted) or (numbers.get(int(wanted)) if wanted.isascii() and wanted.isdigit() else None)
         if value is None or value.number == 0:
             raise InBandError(_S.CONN_DOES_NOT_EXIST, f"Status code {request.status_code_id!r} does not exist.")
         code = status_code_pb2.StatusCode.Value(value.name)
