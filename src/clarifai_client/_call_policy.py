@@ -15,7 +15,7 @@ from typing import Any, Optional
 import grpc
 
 from clarifai_client._method_rules import MethodRule
-from clarifai_client.auth import Auth, clean_token
+from clarifai_client.auth import Auth, clean_token, describe_char
 from clarifai_client.defaults import REQUEST_ID_PREFIX_KEY, ChannelDefaults
 from clarifai_client.errors import (
     ClarifaiConfigError,
@@ -349,7 +349,7 @@ def _checked_key(key: str) -> str:
         bad = next(ch for ch in lowered if not _KEY_RE.match(ch))
         raise ClarifaiConfigError(
             f"a metadata key ({len(key)} characters) is not a valid gRPC header name: it contains "
-            f"{_char(bad)}. Use only letters, digits and '-', '_', '.' (e.g. 'x-request-id')."
+            f"{describe_char(bad)}. Use only letters, digits and '-', '_', '.' (e.g. 'x-request-id')."
         )
     if lowered in _RESERVED_KEYS or lowered.startswith("grpc-"):
         raise ClarifaiConfigError(
@@ -385,16 +385,11 @@ def _checked_value(key: str, value: Any) -> Any:
     for ch in text:
         if not " " <= ch <= "~":
             raise ClarifaiConfigError(
-                f"metadata value of {key!r} contains {_char(ch)}, which gRPC cannot send in a "
+                f"metadata value of {key!r} contains {describe_char(ch)}, which gRPC cannot send in a "
                 "header: values are printable ASCII on one line. Strip or encode the value "
                 "(or use a key ending in '-bin' for binary data)."
             )
     return value
-
-
-def _char(ch: str) -> str:
-    names = {"\n": "a newline", "\r": "a carriage return", "\t": "a tab", " ": "a space"}
-    return names.get(ch, f"the character U+{ord(ch):04X}")
 
 
 def _checked_authorization(value: Any) -> str:

@@ -55,18 +55,19 @@ def clean_token(token: object, what: str, how: str) -> str:
     for ch in stripped:
         if ch.isspace():
             raise ClarifaiConfigError(
-                f"The {what} contains whitespace inside it ({_describe(ch)}); a token is one word. "
+                f"The {what} contains whitespace inside it ({describe_char(ch)}); a token is one word. "
                 "Check that you copied the whole token and nothing else."
             )
         if not ch.isprintable() or ord(ch) > 126:
             raise ClarifaiConfigError(
                 f"The {what} contains a character that cannot be sent in a gRPC header "
-                f"({_describe(ch)}); tokens are printable ASCII. Check how the token was read."
+                f"({describe_char(ch)}); tokens are printable ASCII. Check how the token was read."
             )
     return stripped
 
 
-def _describe(ch: str) -> str:
+def describe_char(ch: str) -> str:
+    """A readable name for a character in an error message: 'a newline', 'U+00E9', ..."""
     names = {"\n": "a newline", "\r": "a carriage return", "\t": "a tab", " ": "a space"}
     return names.get(ch, f"U+{ord(ch):04X}")
 
