@@ -55,7 +55,7 @@ class Plan:
         self.big_calls = 1  # section (b)
         self.rounds_c = 6 if quick else 60
         self.aio_calls_per_task = 1  # x 256 tasks, section (c)
-        self.fresh_rounds = 3 if quick else 12  # section (d)
+        self.fresh_rounds = 3 if quick else 24  # section (d): noisy per round, so more rounds
         self.rounds_e = 6 if quick else 50
         self.stream_messages = 1000  # per call, section (e)
         self.stream_calls = 1

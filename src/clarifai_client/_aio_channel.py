@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 import grpc
 import grpc.aio
 
-from clarifai_client._call_policy import THROTTLED, CallPolicy, checked_timeout, wrap_serializer
+from clarifai_client._call_policy import THROTTLED, CallPolicy, checked_timeout
 from clarifai_client._method_rules import LazyRule
 
 __all__ = ["AioPolicyChannel"]
@@ -356,7 +356,7 @@ class AioPolicyChannel(grpc.aio.Channel):
         response_deserializer: Any,
         kwargs: dict[str, Any],
     ) -> _Bound:
-        return _Bound(self, kind, (method, wrap_serializer(request_serializer), response_deserializer, kwargs))
+        return _Bound(self, kind, (method, self._policy.serializer(request_serializer), response_deserializer, kwargs))
 
     def unary_unary(
         self,

@@ -96,6 +96,11 @@ class CallPolicy:
             self._user_app_prefix = b"\x0a" + _varint(len(encoded)) + encoded
         self._metadata_cache: dict[Any, tuple[tuple[tuple[str, Any], ...], bool]] = {}
 
+    def serializer(self, request_serializer: Any) -> Any:
+        """The request serializer for a multicallable: wrapped for :class:`Prefilled` requests only
+        when this channel has a PAT (the only case that produces them)."""
+        return wrap_serializer(request_serializer) if self._user_app_prefix else request_serializer
+
     # -- one entry point for every call kind -------------------------------------------------
 
     def prepare(self, rule: MethodRule, request: Any, metadata: Any, stream: bool = False) -> tuple[Any, Any]:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import grpc
 
-from clarifai_client._call_policy import THROTTLED, CallPolicy, checked_timeout, wrap_serializer
+from clarifai_client._call_policy import THROTTLED, CallPolicy, checked_timeout
 from clarifai_client._method_rules import LazyRule
 
 __all__ = ["PolicyChannel"]
@@ -273,6 +273,12 @@ class PolicyChannel(grpc.Channel):
         """The underlying grpc channel (calls made on it skip this package's policy)."""
         return self._inner
 
+    def _multicallable(
+        self, kind: str, method: str, request_serializer: Any, response_deserializer: Any, kwargs: dict[str, Any]
+    ) -> Any:
+        serializer = self._policy.serializer(request_serializer)
+        return getattr(self._inner, kind)(method, serializer, response_deserializer, **kwargs)
+
     def unary_unary(
         self,
         method: str,
@@ -280,11 +286,8 @@ class PolicyChannel(grpc.Channel):
         response_deserializer: Any = None,
         **kwargs: Any,
     ) -> _UnaryUnary:
-        return _UnaryUnary(
-            self._inner.unary_unary(method, wrap_serializer(request_serializer), response_deserializer, **kwargs),
-            method,
-            self._policy,
-        )
+        inner = self._multicallable("unary_unary", method, request_serializer, response_deserializer, kwargs)
+        return _UnaryUnary(inner, method, self._policy)
 
     def unary_stream(
         self,
@@ -293,11 +296,8 @@ class PolicyChannel(grpc.Channel):
         response_deserializer: Any = None,
         **kwargs: Any,
     ) -> _UnaryStream:
-        return _UnaryStream(
-            self._inner.unary_stream(method, wrap_serializer(request_serializer), response_deserializer, **kwargs),
-            method,
-            self._policy,
-        )
+        inner = self._multicallable("unary_stream", method, request_serializer, response_deserializer, kwargs)
+        return _UnaryStream(inner, method, self._policy)
 
     def stream_unary(
         self,
@@ -306,11 +306,8 @@ class PolicyChannel(grpc.Channel):
         response_deserializer: Any = None,
         **kwargs: Any,
     ) -> _StreamUnary:
-        return _StreamUnary(
-            self._inner.stream_unary(method, wrap_serializer(request_serializer), response_deserializer, **kwargs),
-            method,
-            self._policy,
-        )
+        inner = self._multicallable("stream_unary", method, request_serializer, response_deserializer, kwargs)
+        return _StreamUnary(inner, method, self._policy)
 
     def stream_stream(
         self,
@@ -319,11 +316,8 @@ class PolicyChannel(grpc.Channel):
         response_deserializer: Any = None,
         **kwargs: Any,
     ) -> _StreamStream:
-        return _StreamStream(
-            self._inner.stream_stream(method, wrap_serializer(request_serializer), response_deserializer, **kwargs),
-            method,
-            self._policy,
-        )
+        inner = self._multicallable("stream_stream", method, request_serializer, response_deserializer, kwargs)
+        return _StreamStream(inner, method, self._policy)
 
     def subscribe(self, callback: Any, try_to_connect: bool = False) -> None:
         self._inner.subscribe(callback, try_to_connect=try_to_connect)
