@@ -26,9 +26,9 @@ PROTO_DIR = ROOT / "proto"
 GENERATED_DIR = ROOT / "src" / "clarifai_client" / "grpc"
 PACKAGE_PREFIX = "clarifai_client.grpc"
 
-# Exact generator versions. grpcio-tools 1.72.0 bundles protoc 30.0, so the gencode version is
-# protobuf 6.30.0 and the generated stubs need grpcio>=1.72.0: pyproject's runtime floors follow.
-PINNED_TOOLS = {"grpcio-tools": "1.72.0", "mypy-protobuf": "5.1.0"}
+# Exact generator versions. grpcio-tools 1.72.1 bundles protoc 30.0, so the gencode version is
+# protobuf 6.30.0 and the generated stubs need grpcio>=1.72.1: pyproject's runtime floors follow.
+PINNED_TOOLS = {"grpcio-tools": "1.72.1", "mypy-protobuf": "5.1.0"}
 
 HEADER = '''"""Generated from proto/ by scripts/gen_protos.py. Do not edit: regenerate instead.
 

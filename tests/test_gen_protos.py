@@ -58,7 +58,7 @@ def test_check_reports_orphans_and_regeneration_removes_them(workspace: Path) ->
 
 def test_generated_tree_records_generator_versions() -> None:
     header = (ROOT / "src" / "clarifai_client" / "grpc" / "__init__.py").read_text()
-    assert "grpcio-tools 1.72.0" in header and "mypy-protobuf 5.1.0" in header
+    assert "grpcio-tools 1.72.1" in header and "mypy-protobuf 5.1.0" in header
 
 
 def test_generated_imports_point_into_our_package() -> None:

@@ -6,7 +6,7 @@ import warnings
 from clarifai_client.grpc.api import service_pb2 as clarifai_dot_api_dot_service__pb2
 from clarifai_client.grpc.api.status import status_pb2 as clarifai_dot_api_dot_status_dot_status__pb2
 
-GRPC_GENERATED_VERSION = '1.72.0'
+GRPC_GENERATED_VERSION = '1.72.1'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
