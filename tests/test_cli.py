@@ -92,6 +92,7 @@ def test_module_entry_point_runs() -> None:
         (["--timeout", "0"], "--timeout must be a positive, finite number"),
         (["--model-id", " "], "--model-id is empty"),
         (["--insecure"], "--insecure needs --base"),
+        (["--base", "127.0.0.1:1"], "--base needs credentials"),
     ],
 )
 def test_bad_options_are_one_line_errors(argv: list[str], message: str) -> None:

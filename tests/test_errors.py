@@ -104,3 +104,19 @@ def test_errors_survive_pickling() -> None:
     assert (err.code, err.req_id, err.method) == (11008, "r-1", "PostModelOutputs")
     pat = pickle.loads(pickle.dumps(PatRequiredError("ListApps")))
     assert str(pat) == str(PatRequiredError("ListApps"))
+
+
+def test_rpc_errors_pickle_with_code_details_and_hint() -> None:
+    import pickle
+
+    class Live(grpc.RpcError):
+        def code(self) -> grpc.StatusCode:
+            return grpc.StatusCode.UNAVAILABLE
+
+        def details(self) -> str:
+            return "connection refused"
+
+    restored = pickle.loads(pickle.dumps(ClarifaiRpcError(Live(), "ListInputs", hint="Could not reach x")))
+    assert isinstance(restored, grpc.RpcError)
+    assert restored.code() is grpc.StatusCode.UNAVAILABLE and restored.details() == "connection refused"
+    assert str(restored) == "ListInputs: gRPC UNAVAILABLE: connection refused. Could not reach x"

@@ -15,7 +15,7 @@ from typing import Any, Optional
 import grpc
 
 from clarifai_client._method_rules import MethodRule
-from clarifai_client.auth import Auth, clean_token, describe_char
+from clarifai_client.auth import Auth, MaskedStr, clean_token, describe_char
 from clarifai_client.defaults import REQUEST_ID_PREFIX_KEY, ChannelDefaults
 from clarifai_client.errors import (
     ClarifaiConfigError,
@@ -290,17 +290,21 @@ class CallPolicy:
         return ClarifaiRpcError(err, method, hint)
 
 
-_INF = float("inf")
+# gRPC cannot represent deadlines much further out (1e10 s fails at once as DEADLINE_EXCEEDED).
+MAX_TIMEOUT = 1e9
 
 
 def checked_timeout(timeout: Any) -> Optional[float]:
     """A call's ``timeout=``: None, or a positive finite number of seconds; anything else is refused."""
     if timeout is None:
         return None
-    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and 0 < timeout < _INF:
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout < MAX_TIMEOUT:
+        # 0 or less: a deadline that has already passed. gRPC (and so the published client) fails
+        # such a call with DEADLINE_EXCEEDED, which code computing "time left" relies on.
         return timeout
     raise ClarifaiConfigError(
-        f"timeout must be a positive, finite number of seconds (or None for the channel's default), not {timeout!r}"
+        "timeout must be a finite number of seconds below 1e9 (or None for the channel's default), "
+        f"not {timeout!r}"
     )
 
 
@@ -349,6 +353,8 @@ def _pairs(metadata: Any) -> list[tuple[Any, Any]]:
 
 
 def _checked_key(key: str) -> str:
+    if not key:
+        raise ClarifaiConfigError("a metadata key is empty; keys are header names such as 'x-request-id'.")
     lowered = key.lower()
     if not _KEY_RE.match(lowered):
         bad = next(ch for ch in lowered if not _KEY_RE.match(ch))
@@ -414,4 +420,4 @@ def _checked_authorization(value: Any) -> str:
         raise ClarifaiConfigError(
             "The authorization metadata must be 'Key <token>' (the word Key, one space, the token)."
         )
-    return "Key " + clean_token(token, "token in the authorization metadata", "Pass 'Key <token>'.")
+    return MaskedStr("Key " + clean_token(token, "token in the authorization metadata", "Pass 'Key <token>'."))

@@ -11,7 +11,7 @@ from clarifai_client.errors import ClarifaiConfigError
 if TYPE_CHECKING:
     from clarifai_client.grpc.api import resources_pb2
 
-__all__ = ["Auth", "AuthKind"]
+__all__ = ["Auth", "AuthKind", "MaskedStr"]
 
 AuthKind = Literal["api_key", "pat"]
 
@@ -88,6 +88,17 @@ def _clean_id(value: object, name: str, env: str) -> Optional[str]:
     return value
 
 
+class MaskedStr(str):
+    """A str whose repr() hides it: header values that hold a token look masked in tracebacks with
+    locals, debuggers and reprs of metadata tuples, while gRPC sends the real text."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        scheme, _, token = self.partition(" ")
+        return repr(f"{scheme} {_mask(token)}") if token else repr(_mask(str(self)))
+
+
 class Auth:
     """How calls authenticate: `authorization: Key <token>` metadata, plus a user/app for PATs.
 
@@ -108,7 +119,7 @@ class Auth:
         self._kind: AuthKind = kind
         self._user_id = _clean_id(user_id, "user_id", ENV_USER_ID)
         self._app_id = _clean_id(app_id, "app_id", ENV_APP_ID)
-        self._metadata: tuple[tuple[str, str], ...] = (("authorization", "Key " + self._token),)
+        self._metadata: tuple[tuple[str, str], ...] = (("authorization", MaskedStr("Key " + self._token)),)
 
     # -- factories -------------------------------------------------------------------------
 

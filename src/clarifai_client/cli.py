@@ -104,6 +104,11 @@ def _predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise CliError("--insecure needs --base host:port (or CLARIFAI_GRPC_BASE)")
     data, url = _read_image(args.image)
     local = args.local or not Auth.env_is_set()
+    if local and args.base:
+        raise CliError(
+            "--base needs credentials (set CLARIFAI_PAT or CLARIFAI_API_KEY); without them the "
+            "command uses its own local server" + (" (--local was given)" if args.local else "")
+        )
     model_id = args.model_id or (LOCAL_MODEL if local else DEFAULT_MODEL)
     if local and not args.local and not args.json:
         print(

@@ -13,6 +13,7 @@ from clarifai_client.errors import ClarifaiConfigError
 __all__ = ["DEFAULTS", "ChannelDefaults"]
 
 GIB = 1024 * 1024 * 1024
+_MAX_INT32 = 2**31 - 1
 SERVICE_NAME = "clarifai.api.V2"
 REQUEST_ID_PREFIX_KEY = "x-clarifai-request-id-prefix"
 
@@ -126,12 +127,13 @@ class ChannelDefaults:
     def _validate(self) -> None:
         for name in ("max_send_message_length", "max_receive_message_length"):
             value = getattr(self, name)
-            if not _is_int(value) or (value <= 0 and value != -1):
+            if not _is_int(value) or (value <= 0 and value != -1) or value > _MAX_INT32:
                 raise ClarifaiConfigError(
-                    f"{name} must be a positive number of bytes (or -1 for no limit), not {value!r}"
+                    f"{name} must be a positive number of bytes up to {_MAX_INT32} (2 GiB - 1; gRPC's "
+                    f"limit), or -1 for no limit, not {value!r}"
                 )
         if self.default_timeout is not None and not (
-            _is_number(self.default_timeout) and 0 < self.default_timeout < float("inf")
+            _is_number(self.default_timeout) and 0 < self.default_timeout < 1e9
         ):
             raise ClarifaiConfigError(
                 "default_timeout must be a positive, finite number of seconds, or None for no deadline, "

@@ -208,6 +208,10 @@ class ClarifaiRpcError(ClarifaiError, grpc.RpcError, grpc.Call):  # type: ignore
             message += f". {hint}"
         super().__init__(message)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The live gRPC error holds locks and cannot be pickled: keep its code and details only.
+        return (_restore_rpc_error, (self.code().name, self.details(), self.method, self.hint))
+
     def code(self) -> grpc.StatusCode:
         return self._code if self._code is not None else grpc.StatusCode.UNKNOWN
 
@@ -236,3 +240,22 @@ class ClarifaiRpcError(ClarifaiError, grpc.RpcError, grpc.Call):  # type: ignore
 
     def add_callback(self, callback: Any) -> bool:
         return False
+
+
+class _PickledRpcError(grpc.RpcError):
+    """What is left of a gRPC error after pickling: its code and details."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(details)
+        self._code = code
+        self._details = details
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+
+def _restore_rpc_error(code_name: str, details: str, method: str, hint: str) -> ClarifaiRpcError:
+    return ClarifaiRpcError(_PickledRpcError(grpc.StatusCode[code_name], details), method, hint)

@@ -148,6 +148,13 @@ class Credentials:
                 "one app and cannot call it.",
             )
         if scope is Scope.TOKEN:
+            if principal.kind == "pat" and not (user_app_id is not None and user_app_id.app_id):
+                raise InBandError(
+                    status_code_pb2.CONN_KEY_INVALID,
+                    "An app ID must be provided: set user_app_id.app_id (and user_app_id.user_id) in "
+                    f"the request when calling {method} with a Personal Access Token (for Clarifai's "
+                    "public models: user_id 'clarifai', app_id 'main').",
+                )
             return Caller(principal, principal.user_id, principal.app_id or "")
         asked_user = user_app_id.user_id if user_app_id is not None else ""
         asked_app = user_app_id.app_id if user_app_id is not None else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import urllib.parse
 import urllib.request
+import warnings
 
 from PIL import Image, UnidentifiedImageError
 
@@ -40,7 +41,7 @@ def image_bytes(image: resources_pb2.Image) -> bytes:
     if parts.scheme.lower() != "file" or parts.netloc not in ("", "localhost"):
         raise InBandError(
             status_code_pb2.INPUT_DOWNLOAD_FAILED,
-            f"Could not download {url!r}: the local test server is offline and reads only image "
+            f"Could not download {_shown(url)!r}: the local test server is offline and reads only image "
             "bytes (data.image.base64) and file:// URLs.",
         )
     path = urllib.request.url2pathname(parts.path)
@@ -50,8 +51,18 @@ def image_bytes(image: resources_pb2.Image) -> bytes:
     except OSError as exc:
         raise InBandError(
             status_code_pb2.INPUT_DOWNLOAD_FAILED,
-            f"Could not read {url!r}: {exc.strerror or exc}.",
+            f"Could not read {_shown(url)!r}: {exc.strerror or exc}.",
         ) from exc
+
+
+def _shown(url: str) -> str:
+    """The URL without user info, query or fragment (they may hold credentials)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    suffix = "?<redacted>" if parts.query or parts.fragment else ""
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", "")) + suffix
 
 
 def decode_small(data: bytes) -> Image.Image:
@@ -63,7 +74,11 @@ def decode_small(data: bytes) -> Image.Image:
             INPUT_INVALID_ARGUMENT (30104) above 85 megapixels.
     """
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with warnings.catch_warnings():
+            # Over 85 megapixels is refused below; Pillow's own bomb warning would only be noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+        with img:
             if img.format not in SUPPORTED_FORMATS:
                 raise InBandError(
                     status_code_pb2.INPUT_UNSUPPORTED_FORMAT,
@@ -81,6 +96,11 @@ def decode_small(data: bytes) -> Image.Image:
             return rgb
     except InBandError:
         raise
+    except Image.DecompressionBombError as exc:
+        raise InBandError(
+            status_code_pb2.INPUT_INVALID_ARGUMENT,
+            "The image is far above the 85 megapixel limit.",
+        ) from exc
     except UnidentifiedImageError as exc:
         raise InBandError(
             status_code_pb2.INPUT_DOWNLOAD_FAILED,
