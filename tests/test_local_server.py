@@ -178,6 +178,15 @@ def test_pat_needs_an_app_id_on_app_scoped_calls(client: Client) -> None:
     assert client.call("ListInputs", request, client.pat).status.code == S.SUCCESS
 
 
+def test_pat_needs_an_app_id_for_the_built_in_models_too(client: Client) -> None:
+    request = service_pb2.PostModelOutputsRequest(model_id="local-text-echo", inputs=[
+        resources_pb2.Input(data=resources_pb2.Data(text=resources_pb2.Text(raw="hi")))])
+    response = client.call("PostModelOutputs", request, client.pat)
+    assert response.status.code == S.CONN_KEY_INVALID and "app ID must be provided" in response.status.details
+    request.user_app_id.CopyFrom(resources_pb2.UserAppIDSet(user_id="clarifai", app_id="main"))
+    assert client.call("PostModelOutputs", request, client.pat).status.code == S.SUCCESS
+
+
 def test_user_level_calls_take_a_pat_and_user_id(client: Client) -> None:
     me = resources_pb2.UserAppIDSet(user_id="me")
     apps = client.call("ListApps", service_pb2.ListAppsRequest(user_app_id=me), client.pat)
