@@ -33,18 +33,14 @@ def iter_responses(call: Iterable[Any], method: Optional[str] = None) -> Iterato
     finished = False
     try:
         for message in call:
-            if message.status.code != SUCCESS:
-                raise ClarifaiStatusError(message, method=method)
-            yield message
+            yield _checked(message, method)
         finished = True
     except grpc.RpcError as err:
         finished = True
         raise ClarifaiRpcError(err, method or _UNNAMED) from err
     finally:
         if not finished:
-            cancel = getattr(call, "cancel", None)
-            if cancel is not None:
-                cancel()
+            _cancel(call)
 
 
 async def aiter_responses(call: AsyncIterable[Any], method: Optional[str] = None) -> AsyncIterator[Any]:
@@ -57,15 +53,25 @@ async def aiter_responses(call: AsyncIterable[Any], method: Optional[str] = None
     finished = False
     try:
         async for message in call:
-            if message.status.code != SUCCESS:
-                raise ClarifaiStatusError(message, method=method)
-            yield message
+            yield _checked(message, method)
         finished = True
     except grpc.RpcError as err:
         finished = True
         raise ClarifaiRpcError(err, method or _UNNAMED) from err
     finally:
         if not finished:
-            cancel = getattr(call, "cancel", None)
-            if cancel is not None:
-                cancel()
+            _cancel(call)
+
+
+def _checked(message: Any, method: Optional[str]) -> Any:
+    """The message itself, or ClarifaiStatusError if its in-band status is not SUCCESS."""
+    if message.status.code != SUCCESS:
+        raise ClarifaiStatusError(message, method=method)
+    return message
+
+
+def _cancel(call: Any) -> None:
+    """Cancel the RPC behind a stream left early (plain iterables have nothing to cancel)."""
+    cancel = getattr(call, "cancel", None)
+    if cancel is not None:
+        cancel()

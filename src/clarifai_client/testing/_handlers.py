@@ -126,11 +126,7 @@ class Handlers:
         with self.store.lock:
             seen: set[str] = set()
             for app in request.apps:
-                if not _ID.fullmatch(app.id):
-                    raise InBandError(
-                        _S.CONN_INVALID_REQUEST,
-                        f"App ID {app.id!r} is invalid: use letters, digits, '_', '-' or '.'.",
-                    )
+                _check_id(app.id, "App", _S.CONN_INVALID_REQUEST)
                 if app.id in seen or self.store.app(caller.user_id, app.id) is not None:
                     raise InBandError(
                         _S.CONN_INVALID_REQUEST,
@@ -278,11 +274,7 @@ class Handlers:
             app = self._app(caller)
             seen: set[str] = set()
             for concept in request.concepts:
-                if not _ID.fullmatch(concept.id):
-                    raise InBandError(
-                        _S.CONCEPTS_INVALID_REQUEST,
-                        f"Concept ID {concept.id!r} is invalid: use letters, digits, '_', '-' or '.'.",
-                    )
+                _check_id(concept.id, "Concept", _S.CONCEPTS_INVALID_REQUEST)
                 if concept.id in seen or concept.id in app.concepts:
                     raise InBandError(_S.CONCEPTS_INVALID_REQUEST, f"Concept {concept.id!r} already exists.")
                 seen.add(concept.id)
@@ -365,3 +357,9 @@ def _patch_data(data: resources_pb2.Data, patch: resources_pb2.Data, action: str
         data.metadata.MergeFrom(patch.metadata)
     del data.concepts[:]
     data.concepts.extend(concepts)
+
+
+def _check_id(value: str, noun: str, code: status_code_pb2.StatusCode.ValueType) -> None:
+    """Raise the in-band ``code`` unless ``value`` is a valid resource ID."""
+    if not _ID.fullmatch(value):
+        raise InBandError(code, f"{noun} ID {value!r} is invalid: use letters, digits, '_', '-' or '.'.")
